@@ -1,0 +1,171 @@
+# edgelm: one plain GNU Makefile.
+#
+#   make              library (static + shared) and every tool into build/
+#   make test         build and run every test (native, NEON under qemu, a short fuzz run)
+#   make asan         the native tests again under AddressSanitizer + UBSan
+#   make bench        build the benchmarks (build/bin/edgelm-bench*)
+#   make install PREFIX=/usr/local
+#   make clean
+#
+# Sources are found by wildcard, so adding a file never means editing this one:
+#   lib/*.c, kernels/*.c        -> libedgelm   (kernels/*_avx2.c, *_avx512.c, *_neon*.c get
+#                                               their instruction-set flags, and only on
+#                                               the matching architecture)
+#   examples/NAME.c, bench/NAME.c -> build/bin/edgelm-NAME (underscores become dashes)
+#   tests/test_NAME.c           -> build/tests/test_NAME (cmocka), linked with tests/support/*.c
+#   tests/fuzz/fuzz_NAME.c      -> build/fuzz/fuzz_NAME (clang libFuzzer)
+
+CC      ?= cc
+ifeq ($(origin CC),default)
+CC      := cc
+endif
+BUILD   ?= build
+PREFIX  ?= /usr/local
+SHARED  ?= ../shared
+VERSION := 0.1.0
+SOMAJOR := 0
+
+ARCH    := $(shell $(CC) -dumpmachine | cut -d- -f1)
+
+OPT     ?= -O2
+CSTD    := -std=c11
+WARN    := -Wall -Wextra -Werror -Wpointer-arith -Wvla -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS  ?= $(OPT) -g
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -fPIC -pthread -D_GNU_SOURCE \
+             -Iinclude -Ilib -Ikernels -fvisibility=hidden
+LDLIBS  := -lm -lpthread
+
+# ---- instruction-set specific kernels -------------------------------------------------
+ifeq ($(ARCH),x86_64)
+ISA_EXCLUDE := $(wildcard kernels/*_neon*.c)
+else ifeq ($(ARCH),aarch64)
+ISA_EXCLUDE := $(wildcard kernels/*_avx*.c)
+else
+ISA_EXCLUDE := $(wildcard kernels/*_neon*.c kernels/*_avx*.c)
+endif
+FLAGS_avx2      := -mavx2 -mfma -mf16c -mbmi2
+FLAGS_avx512    := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c -mbmi2
+FLAGS_neon      := -march=armv8-a
+FLAGS_neon_dotprod := -march=armv8.2-a+dotprod+fp16
+
+# ---- optional OpenBLAS -----------------------------------------------------------------
+BLAS ?= auto
+ifneq ($(BLAS),0)
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null)
+ifneq ($(BLAS_LIBS),)
+ALL_CFLAGS += -DELM_HAVE_OPENBLAS $(BLAS_CFLAGS)
+LDLIBS     += $(BLAS_LIBS)
+PC_LIBS_PRIVATE := $(BLAS_LIBS)
+endif
+endif
+
+# ---- sources ---------------------------------------------------------------------------
+LIB_SRC   := $(filter-out $(ISA_EXCLUDE),$(wildcard lib/*.c kernels/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+TOOL_SRC  := $(wildcard examples/*.c bench/*.c)
+TOOLS     := $(foreach s,$(TOOL_SRC),$(BUILD)/bin/edgelm-$(subst _,-,$(basename $(notdir $(s)))))
+TEST_SRC  := $(wildcard tests/test_*.c)
+TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+SUPPORT_SRC := $(wildcard tests/support/*.c)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+HEADERS   := $(wildcard include/*.h lib/*.h kernels/*.h tests/support/*.h)
+
+STATIC    := $(BUILD)/lib/libedgelm.a
+SHAREDLIB := $(BUILD)/lib/libedgelm.so.$(VERSION)
+
+.PHONY: all lib tools tests test check asan bench fuzz test-neon install clean
+all: lib tools
+
+lib: $(STATIC) $(SHAREDLIB)
+tools: $(TOOLS)
+tests: $(TESTS)
+
+$(BUILD)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FLAGS_$(lastword $(subst _, ,$(basename $(notdir $<))))) \
+	    $(if $(findstring _neon_dotprod,$<),$(FLAGS_neon_dotprod)) -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(SHAREDLIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(EXTRA_LDFLAGS) -shared -pthread -Wl,-soname,libedgelm.so.$(SOMAJOR) -o $@ $^ $(LDLIBS)
+	ln -sf libedgelm.so.$(VERSION) $(BUILD)/lib/libedgelm.so.$(SOMAJOR)
+	ln -sf libedgelm.so.$(SOMAJOR) $(BUILD)/lib/libedgelm.so
+
+# Tools link the static library so they run from the build tree without LD_LIBRARY_PATH.
+define tool_rule
+$(BUILD)/bin/edgelm-$(subst _,-,$(basename $(notdir $(1)))): $(1) $(STATIC) $(HEADERS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) $(1) -o $$@ $(STATIC) $$(LDLIBS)
+endef
+$(foreach s,$(TOOL_SRC),$(eval $(call tool_rule,$(s))))
+
+$(BUILD)/tests/%: tests/%.c $(SUPPORT_OBJ) $(STATIC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/support $< -o $@ $(SUPPORT_OBJ) $(STATIC) -lcmocka $(LDLIBS)
+
+bench: lib $(filter $(BUILD)/bin/edgelm-bench%,$(TOOLS))
+
+# ---- running the tests -----------------------------------------------------------------
+# tests/run.sh runs every test binary from the project root (tests find ../shared there),
+# then prints one closing line "tests: N passed, N failed".
+test: all tests
+	SHARED=$(SHARED) BIN=$(BUILD)/bin sh tests/run.sh $(TESTS)
+	$(MAKE) --no-print-directory test-neon
+	$(MAKE) --no-print-directory fuzz
+
+check: test asan
+
+asan:
+	$(MAKE) --no-print-directory BUILD=build-asan CC=clang \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" all tests
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ELM_TEST_QUICK=1 \
+	    SHARED=$(SHARED) BIN=build-asan/bin sh tests/run.sh $(TESTS:$(BUILD)/%=build-asan/%)
+
+# NEON kernels, cross-compiled and run under qemu-user on a CPU with and without dotprod.
+NEON_CC ?= aarch64-linux-gnu-gcc
+test-neon:
+	$(MAKE) --no-print-directory BUILD=build-aarch64 CC=$(NEON_CC) BLAS=0 \
+	    EXTRA_CFLAGS=-static EXTRA_LDFLAGS=-static build-aarch64/tests/test_kernels
+	QEMU_CPU=max    ELM_EXPECT_ISA=neon_dotprod SHARED=$(SHARED) \
+	    sh tests/run.sh --qemu build-aarch64/tests/test_kernels
+	QEMU_CPU=cortex-a57 ELM_EXPECT_ISA=neon SHARED=$(SHARED) \
+	    sh tests/run.sh --qemu build-aarch64/tests/test_kernels
+
+# libFuzzer targets, each run for a bounded time (FUZZ_SECONDS) on its seed corpus.
+FUZZ_SECONDS ?= 30
+fuzz:
+	@mkdir -p $(BUILD)/fuzz
+	@set -e; for f in $(FUZZ_SRC); do \
+	    n=$$(basename $$f .c); \
+	    clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -pthread \
+	        -Iinclude -Ilib -Ikernels $$f $(filter-out $(ISA_EXCLUDE),$(wildcard lib/*.c kernels/*.c)) \
+	        $(FLAGS_avx512) -o $(BUILD)/fuzz/$$n -lm; \
+	    mkdir -p $(BUILD)/fuzz/$$n.corpus; \
+	    echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	    $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	        -print_final_stats=1 $(BUILD)/fuzz/$$n.corpus tests/fuzz/corpus_$$n 2>&1 | tail -n 3; \
+	done
+
+# ---- install ---------------------------------------------------------------------------
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/*.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SHAREDLIB) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libedgelm.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libedgelm.so.$(SOMAJOR)
+	ln -sf libedgelm.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libedgelm.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(PC_LIBS_PRIVATE)|' edgelm.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/edgelm.pc
+	if [ -d $(BUILD)/bin ]; then install -d $(DESTDIR)$(PREFIX)/bin && \
+	    install -m 755 $(BUILD)/bin/* $(DESTDIR)$(PREFIX)/bin/; fi
+
+clean:
+	rm -rf build build-asan build-aarch64

@@ -1,0 +1,81 @@
+/* edgelm_tokenizer.h: text to token ids and back. Part of <edgelm.h>; include that.
+ *
+ * The tokenizer is read from a GGUF file's tokenizer.* metadata: SentencePiece BPE
+ * ("llama") or byte-level BPE ("gpt2") with the pre-tokenizer that tokenizer.ggml.pre
+ * names. A tokenizer is read-only after creation and safe to share between threads.
+ */
+#ifndef EDGELM_TOKENIZER_H
+#define EDGELM_TOKENIZER_H
+
+#include "edgelm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct elm_tokenizer elm_tokenizer;
+
+/* Flags for elm_tokenize. */
+#define ELM_TOKENIZE_ADD_SPECIAL   1u  /* add BOS/EOS as the vocab's add_bos/add_eos say */
+#define ELM_TOKENIZE_PARSE_SPECIAL 2u  /* recognise special/control token texts in the input */
+
+/* Build a tokenizer from any GGUF with tokenizer metadata (a model or a vocab-only file). */
+ELM_API elm_status elm_tokenizer_create(const elm_gguf *g, elm_tokenizer **out);
+ELM_API void elm_tokenizer_free(elm_tokenizer *t);
+/* The model's tokenizer (built at load; owned by the model). */
+ELM_API const elm_tokenizer *elm_model_tokenizer(const elm_model *m);
+
+/* Tokenize len bytes of text. Writes at most max_tokens ids to out and sets *n_out to the
+ * number of tokens the text needs: when that is more than max_tokens, returns
+ * ELM_ERR_INVALID_ARG with *n_out set, so callers can size a buffer and call again.
+ * Invalid UTF-8 is not an error: each bad byte is tokenized as U+FFFD would be
+ * (SentencePiece) or as its raw byte (byte-level BPE). */
+ELM_API elm_status elm_tokenize(const elm_tokenizer *t, const char *text, size_t len, uint32_t flags,
+                                elm_token *out, int32_t max_tokens, int32_t *n_out);
+
+/* The text of one token as it appears in output (spaces restored, byte tokens as bytes).
+ * Writes at most cap bytes (no NUL) and sets *n_out to the bytes needed. Special tokens
+ * render as their text only when render_special is true; otherwise as nothing. */
+ELM_API elm_status elm_token_to_piece(const elm_tokenizer *t, elm_token tok, bool render_special,
+                                      char *buf, size_t cap, size_t *n_out);
+/* Detokenize n tokens into buf (NUL-terminated if room). *n_out = bytes needed (no NUL).
+ * Leading-space removal follows the vocab (SentencePiece strips the space after BOS). */
+ELM_API elm_status elm_detokenize(const elm_tokenizer *t, const elm_token *tokens, int32_t n,
+                                  bool render_special, char *buf, size_t cap, size_t *n_out);
+
+/* Streaming detokenizer: feed tokens one by one; it emits only complete UTF-8 characters
+ * and holds back partial ones until they complete (or flushes them as U+FFFD at the end). */
+typedef struct elm_detok_stream {
+    const elm_tokenizer *tok;
+    bool render_special;
+    bool at_start;           /* internal: strip the leading space of the first piece */
+    uint32_t pending_len;    /* internal: bytes held back */
+    char pending[16];        /* internal */
+} elm_detok_stream;
+
+ELM_API void elm_detok_stream_init(elm_detok_stream *s, const elm_tokenizer *t, bool render_special);
+/* Appends the bytes now complete to buf (at most cap; *n_out = bytes written/needed). */
+ELM_API elm_status elm_detok_stream_push(elm_detok_stream *s, elm_token tok, char *buf, size_t cap, size_t *n_out);
+ELM_API elm_status elm_detok_stream_flush(elm_detok_stream *s, char *buf, size_t cap, size_t *n_out);
+
+/* Vocabulary facts. Special ids are -1 when the vocab has none. */
+ELM_API int32_t elm_vocab_size(const elm_tokenizer *t);
+ELM_API elm_token elm_token_bos(const elm_tokenizer *t);
+ELM_API elm_token elm_token_eos(const elm_tokenizer *t);
+ELM_API elm_token elm_token_eot(const elm_tokenizer *t);    /* end of turn (chat), or -1 */
+ELM_API elm_token elm_token_pad(const elm_tokenizer *t);
+ELM_API elm_token elm_token_unk(const elm_tokenizer *t);
+ELM_API bool elm_token_is_eog(const elm_tokenizer *t, elm_token tok); /* ends generation */
+ELM_API bool elm_token_is_control(const elm_tokenizer *t, elm_token tok);
+/* The raw vocabulary string of a token (as stored in the GGUF), NUL-terminated. */
+ELM_API const char *elm_token_text(const elm_tokenizer *t, elm_token tok);
+ELM_API bool elm_tokenizer_adds_bos(const elm_tokenizer *t);
+ELM_API bool elm_tokenizer_adds_eos(const elm_tokenizer *t);
+/* "llama"/"gpt2" and the pre-tokenizer name ("default", "llama-bpe", ...). */
+ELM_API const char *elm_tokenizer_model_name(const elm_tokenizer *t);
+ELM_API const char *elm_tokenizer_pre_name(const elm_tokenizer *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EDGELM_TOKENIZER_H */
