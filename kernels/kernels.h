@@ -45,12 +45,30 @@ typedef void (*elmk_vec_dot_fn)(int64_t n, float *s, const void *w, const void *
 typedef void (*elmk_to_float_fn)(const void *src, float *dst, int64_t n);
 typedef void (*elmk_from_float_fn)(const float *src, void *dst, int64_t n);
 
+/* Optional tile kernel: nr weight rows x nc activation rows in one call, so each weight
+ * block is loaded once for several tokens. s[j*ss + i] = dot(w row i, a row j). */
+typedef void (*elmk_gemm_fn)(int64_t n, float *s, size_t ss, const void *w, size_t w_row_bytes,
+                             const void *a, size_t a_row_bytes, int nr, int nc);
+
+/* Activation types by weight type (fixed, so every ISA agrees):
+ *   F32, F16, BF16 -> F32 (no activation quantization; weights converted in registers)
+ *   Q4_0, Q5_0, Q8_0 -> Q8_0      Q4_1, Q5_1 -> Q8_1      Q2_K..Q6_K -> Q8_K          */
 typedef struct elmk_type_ops {
     uint32_t vec_dot_type;        /* the activation type vec_dot wants (e.g. Q8_0, Q8_K, F32) */
     elmk_to_float_fn to_float;    /* dequantize a row (exactly as ggml does) */
     elmk_from_float_fn from_float;/* quantize a row: reference (ggml's round-to-nearest) */
     elmk_vec_dot_fn vec_dot;      /* NULL when this type cannot be a weight */
+    elmk_gemm_fn gemm;            /* optional; NULL: the driver loops over vec_dot */
+    int gemm_nr, gemm_nc;         /* the tile shape gemm is fastest at (e.g. 4 x 4) */
 } elmk_type_ops;
+
+/* Each ISA's files provide one function that overwrites the entries it accelerates in a
+ * table pre-filled with the scalar ops (dispatch.c calls it once, for each ISA compiled
+ * into this build: x86_64 builds have avx2/avx512, aarch64 builds have neon/neon_dotprod). */
+void elmk_fill_ops_avx2(elmk_type_ops table[ELM_TYPE_COUNT]);
+void elmk_fill_ops_avx512(elmk_type_ops table[ELM_TYPE_COUNT]);
+void elmk_fill_ops_neon(elmk_type_ops table[ELM_TYPE_COUNT]);
+void elmk_fill_ops_neon_dotprod(elmk_type_ops table[ELM_TYPE_COUNT]);
 
 /* Ops of a type for the active ISA (or a given one); NULL for types we cannot compute.
  * Entries an ISA does not specialise fall back to the scalar ones. */
