@@ -129,28 +129,44 @@ asan:
 	    SHARED=$(SHARED) BIN=build-asan/bin sh tests/run.sh $(TESTS:$(BUILD)/%=build-asan/%)
 
 # NEON kernels, cross-compiled and run under qemu-user on a CPU with and without dotprod.
+# Debian has no aarch64 static libcmocka, so tests/cross/cmocka_min.c (the runner and
+# assert_* part of cmocka, built against the host's cmocka.h) stands in for it there.
 NEON_CC ?= aarch64-linux-gnu-gcc
 test-neon:
+	@mkdir -p build-aarch64/cmocka
+	$(NEON_CC) $(CSTD) $(WARN) -O2 -D_GNU_SOURCE -c tests/cross/cmocka_min.c -o build-aarch64/cmocka/cmocka_min.o
+	rm -f build-aarch64/cmocka/libcmocka.a && ar rcs build-aarch64/cmocka/libcmocka.a build-aarch64/cmocka/cmocka_min.o
 	$(MAKE) --no-print-directory BUILD=build-aarch64 CC=$(NEON_CC) BLAS=0 \
-	    EXTRA_CFLAGS=-static EXTRA_LDFLAGS=-static build-aarch64/tests/test_kernels
+	    EXTRA_CFLAGS="-static -Lbuild-aarch64/cmocka" EXTRA_LDFLAGS=-static build-aarch64/tests/test_kernels
 	QEMU_CPU=max    ELM_EXPECT_ISA=neon_dotprod SHARED=$(SHARED) \
 	    sh tests/run.sh --qemu build-aarch64/tests/test_kernels
 	QEMU_CPU=cortex-a57 ELM_EXPECT_ISA=neon SHARED=$(SHARED) \
 	    sh tests/run.sh --qemu build-aarch64/tests/test_kernels
 
-# libFuzzer targets, each run for a bounded time (FUZZ_SECONDS) on its seed corpus.
+# libFuzzer targets, each run for a bounded time (FUZZ_SECONDS) on its seed corpus
+# (tests/fuzz/corpus_NAME when present). The library is built once, by clang, into
+# build-fuzz with coverage instrumentation and the sanitizers, each file with its own
+# instruction-set flags (so generic code never contains AVX-512 the CPU may lack); a
+# target that crashes fails `make fuzz` and prints the end of its log.
 FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS  := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined
 fuzz:
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang BLAS=0 CFLAGS="$(FUZZ_CFLAGS)" build-fuzz/lib/libedgelm.a
 	@mkdir -p $(BUILD)/fuzz
 	@set -e; for f in $(FUZZ_SRC); do \
 	    n=$$(basename $$f .c); \
-	    clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -pthread \
-	        -Iinclude -Ilib -Ikernels $$f $(filter-out $(ISA_EXCLUDE),$(wildcard lib/*.c kernels/*.c)) \
-	        $(FLAGS_avx512) -o $(BUILD)/fuzz/$$n -lm; \
+	    clang $(CSTD) $(FUZZ_CFLAGS) $(FUZZ_LDFLAGS) -D_GNU_SOURCE -pthread -Iinclude -Ilib -Ikernels \
+	        $$f build-fuzz/lib/libedgelm.a -o $(BUILD)/fuzz/$$n -lm; \
 	    mkdir -p $(BUILD)/fuzz/$$n.corpus; \
+	    seeds=""; [ -d tests/fuzz/corpus_$$n ] && seeds=tests/fuzz/corpus_$$n; \
 	    echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	    $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
-	        -print_final_stats=1 $(BUILD)/fuzz/$$n.corpus tests/fuzz/corpus_$$n 2>&1 | tail -n 3; \
+	    if ! $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	        -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$n- $(BUILD)/fuzz/$$n.corpus $$seeds \
+	        > $(BUILD)/fuzz/$$n.log 2>&1; then \
+	        tail -n 60 $(BUILD)/fuzz/$$n.log; echo "fuzz: $$n FAILED (log: $(BUILD)/fuzz/$$n.log)"; exit 1; \
+	    fi; \
+	    grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(BUILD)/fuzz/$$n.log || true; \
 	done
 
 # ---- install ---------------------------------------------------------------------------
@@ -168,4 +184,4 @@ install: lib
 	    install -m 755 $(BUILD)/bin/* $(DESTDIR)$(PREFIX)/bin/; fi
 
 clean:
-	rm -rf build build-asan build-aarch64
+	rm -rf build build-asan build-aarch64 build-fuzz

@@ -168,8 +168,43 @@ ELM_API elm_status elm_gguf_writer_add_tensor(elm_gguf_writer *w, const char *na
                                               uint32_t n_dims, const int64_t *ne, const void *data);
 ELM_API elm_status elm_gguf_writer_add_tensor_ref(elm_gguf_writer *w, const char *name, uint32_t type,
                                                   uint32_t n_dims, const int64_t *ne, const void *data);
+/* Add a tensor whose bytes are produced while the file is written: fill(dst, bytes, user)
+ * must write exactly `bytes` bytes (elm_type_row_bytes(type, ne[0]) * ne[1]*ne[2]*ne[3])
+ * into dst and return ELM_OK; any other status stops the write (no file is left at path)
+ * and is returned by elm_gguf_writer_write. Converters use it to stream a model through
+ * one tensor-sized buffer instead of holding the whole output in memory. */
+typedef elm_status (*elm_gguf_fill_fn)(void *dst, uint64_t bytes, void *user);
+ELM_API elm_status elm_gguf_writer_add_tensor_fill(elm_gguf_writer *w, const char *name, uint32_t type,
+                                                   uint32_t n_dims, const int64_t *ne, elm_gguf_fill_fn fill,
+                                                   void *user);
 /* Write the file (to path.tmp, then renamed over path). */
 ELM_API elm_status elm_gguf_writer_write(elm_gguf_writer *w, const char *path);
+
+/* ==== Quantization ======================================================================= */
+
+/* Convert a model to another tensor type, the way llama.cpp's llama-quantize does (same
+ * per-tensor type choices, same reference quantizers, same file layout):
+ *   - every key is copied; general.quantization_version (2) and general.file_type (the
+ *     llama.cpp LLAMA_FTYPE value of type_name) are set;
+ *   - every 2-D+ tensor named *.weight, except norms, is converted from F32/F16/BF16;
+ *     1-D tensors (norms, biases) are copied unchanged;
+ *   - the _S/_M mixes give some tensors a higher type (output/tied token embedding Q6_K,
+ *     attn_v and ffn_down of some layers Q5_K/Q6_K, ...), unless params->pure;
+ *   - a tensor whose row length is not a multiple of the chosen type's block size falls
+ *     back to a type that fits (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, Q2_K/Q3_K ->
+ *     Q4_0, then F16), with a note through the log callback.
+ * type_name (case-insensitive): F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_S,
+ * Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K. Progress notes (one per tensor) go to the
+ * log callback at ELM_LOG_INFO. The output is written to out.tmp and renamed. */
+typedef struct elm_quantize_params {
+    int n_threads;           /* threads for quantizing (0: every CPU; default 0) */
+    bool pure;               /* every converted tensor gets the base type: no mix (default false) */
+    bool allow_requantize;   /* accept already-quantized inputs (dequantized first) (default false) */
+} elm_quantize_params;
+
+ELM_API elm_quantize_params elm_quantize_default_params(void);
+ELM_API elm_status elm_quantize_file(const char *in_path, const char *out_path, const char *type_name,
+                                     const elm_quantize_params *params);
 
 #ifdef __cplusplus
 }

@@ -80,8 +80,10 @@ typedef struct elm_context_params {
     elm_kv_type kv_type;     /* default ELM_KV_F16 */
     bool all_logits;         /* keep logits of every token of a batch (default false:
                                 only the last token's) */
-    bool use_blas;           /* allow OpenBLAS for large float products when built with it
-                                (default true) */
+    bool use_blas;           /* allow OpenBLAS for long batches of float (F32/F16/BF16)
+                                weights when built with it (default false: sgemm sums in
+                                another order than llama.cpp, so prompt logits then differ
+                                from llama.cpp's and from token-at-a-time decoding by ~1e-4) */
 } elm_context_params;
 
 ELM_API elm_context_params elm_context_default_params(void);
@@ -100,7 +102,9 @@ ELM_API elm_status elm_decode(elm_context *ctx, const elm_token *tokens, int32_t
 /* Logits (n_vocab floats) of the last token of the last elm_decode; NULL before any.
  * Valid until the next elm_decode. */
 ELM_API const float *elm_get_logits(const elm_context *ctx);
-/* Logits of token i (0-based) of the last batch when all_logits is set; NULL otherwise. */
+/* Logits of token i (0-based) of the last elm_decode call when all_logits is set; NULL
+ * otherwise. A call longer than n_batch keeps only its last chunk's rows: i must then be
+ * at least n - 1 - ((n - 1) % n_batch). Valid until the next elm_decode. */
 ELM_API const float *elm_get_logits_ith(const elm_context *ctx, int32_t i);
 
 ELM_API int32_t elm_context_position(const elm_context *ctx);   /* tokens in the cache */

@@ -37,6 +37,20 @@ elmk_isa elmk_active_isa(void);
 /* Force an ISA (tests, benchmarks). Returns false, changing nothing, if unavailable. */
 bool elmk_set_isa(elmk_isa isa);
 
+/* What CPU detection found (cpuid/xgetbv on x86-64, getauxval(AT_HWCAP) on aarch64),
+ * whatever was compiled in. A SIMD file may look at the optional extras (e.g. VNNI) when
+ * it fills its table, to install the kernels that use them only where they run. */
+typedef struct elmk_cpu_features {
+    bool avx2, fma, f16c, bmi2;                 /* x86: the AVX2 ISA needs all four */
+    bool avx512f, avx512bw, avx512vl, avx512dq; /* x86: the AVX512 ISA needs all four (+AVX2) */
+    bool avx512vnni;                            /* x86: vpdpbusd on zmm/ymm (EVEX) */
+    bool avx_vnni;                              /* x86: vpdpbusd with VEX encoding (AVX-VNNI) */
+    bool neon;                                  /* aarch64: ASIMD */
+    bool dotprod;                               /* aarch64: sdot/udot (ASIMDDP) */
+    bool fp16;                                  /* aarch64: half-precision arithmetic (ASIMDHP) */
+} elmk_cpu_features;
+const elmk_cpu_features *elmk_cpu(void);
+
 /* ==== Per-type operations ================================================================ */
 
 /* Dot product of n elements: *s = sum_i w[i]*a[i], w one weight row of the type, a one
@@ -70,8 +84,10 @@ void elmk_fill_ops_avx512(elmk_type_ops table[ELM_TYPE_COUNT]);
 void elmk_fill_ops_neon(elmk_type_ops table[ELM_TYPE_COUNT]);
 void elmk_fill_ops_neon_dotprod(elmk_type_ops table[ELM_TYPE_COUNT]);
 
-/* Ops of a type for the active ISA (or a given one); NULL for types we cannot compute.
- * Entries an ISA does not specialise fall back to the scalar ones. */
+/* Ops of a type for the active ISA (or a given one); NULL for types we cannot compute, and
+ * (for elmk_get_ops_isa) for an ISA that is not available. Entries an ISA does not
+ * specialise fall back to the ISA below it: avx512 -> avx2 -> scalar and
+ * neon_dotprod -> neon -> scalar (dispatch.c applies the fill functions in that order). */
 const elmk_type_ops *elmk_get_ops(uint32_t type);
 const elmk_type_ops *elmk_get_ops_isa(uint32_t type, elmk_isa isa);
 
@@ -92,7 +108,7 @@ void elmk_fp32_to_fp16_row(const float *x, uint16_t *y, int64_t n);
  * first quantizes the activations into xq (shared; sized by elmk_matmul_scratch_bytes),
  * calls barrier(barrier_arg) once, then computes its share of y. No two threads write
  * to the same cache line of y except at tile edges, which are 64-byte aligned. */
-typedef struct elmk_matmul {
+typedef struct elmk_matmul_params {
     uint32_t wtype;
     const void *w;
     size_t w_row_bytes;
@@ -106,12 +122,12 @@ typedef struct elmk_matmul {
     int64_t y_stride;             /* floats between token rows of y */
     void *xq;                     /* scratch for quantized activations */
     bool allow_blas;              /* may use OpenBLAS sgemm (only thread 0 calls it) */
-} elmk_matmul;
+} elmk_matmul_params;   /* (a typedef cannot share the function's name) */
 
 typedef void (*elmk_barrier_fn)(void *arg);
 
 size_t elmk_matmul_scratch_bytes(uint32_t wtype, int64_t n_in, int64_t n_tok);
-void elmk_matmul(const elmk_matmul *m, int ith, int nth, elmk_barrier_fn barrier, void *barrier_arg);
+void elmk_matmul(const elmk_matmul_params *m, int ith, int nth, elmk_barrier_fn barrier, void *barrier_arg);
 
 /* Optional weight repacking, built once at load for faster multi-token products.
  * Returns NULL when the type/ISA has no packed layout. The caller frees with free(). */

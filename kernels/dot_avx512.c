@@ -1,0 +1,70 @@
+/* dot_avx512.c: AVX-512 (F/BW/VL/DQ + VNNI) dot products of one weight row with one
+ * activation row, for every weight type, and the table entries that install them
+ * (elmk_fill_ops_avx512). The per-block arithmetic is in steps_avx512.h.
+ *
+ * The integer kernels need VNNI (vpdpbusd, vpdpwssd); on an AVX-512 CPU without it only
+ * the float kernels are installed and the integer types keep the AVX2 entries.
+ * Must not: change entries of types it does not accelerate.
+ */
+#include "kernels.h"
+#include "steps_avx512.h"
+
+/* Two accumulators (even and odd blocks) so consecutive blocks do not wait on one FMA. */
+#define LEGACY_VEC_DOT(name, wblock, ablock, STEP)                                         \
+    static void name(int64_t n, float *s, const void *vw, const void *va) {                \
+        const wblock *x = vw;                                                               \
+        const ablock *y = va;                                                               \
+        const int64_t nb = n / 32;                                                          \
+        x86_acc acc0 = x86_acc_zero(), acc1 = x86_acc_zero();                               \
+        int64_t i = 0;                                                                      \
+        for (; i + 1 < nb; i += 2) {                                                        \
+            STEP(&acc0, x + i, y + i);                                                      \
+            STEP(&acc1, x + i + 1, y + i + 1);                                              \
+        }                                                                                   \
+        if (i < nb) STEP(&acc0, x + i, y + i);                                              \
+        *s = x86_acc_sum2(acc0, acc1);                                                      \
+    }
+
+LEGACY_VEC_DOT(vec_dot_q4_0, block_q4_0, block_q8_0, avx512_q4_0_full)
+LEGACY_VEC_DOT(vec_dot_q4_1, block_q4_1, block_q8_1, avx512_q4_1_full)
+LEGACY_VEC_DOT(vec_dot_q5_0, block_q5_0, block_q8_0, avx512_q5_0_full)
+LEGACY_VEC_DOT(vec_dot_q5_1, block_q5_1, block_q8_1, avx512_q5_1_full)
+LEGACY_VEC_DOT(vec_dot_q8_0, block_q8_0, block_q8_0, avx512_q8_0_full)
+
+#define KQUANT_VEC_DOT(name, wblock, STEP)                                                  \
+    static void name(int64_t n, float *s, const void *vw, const void *va) {                \
+        const wblock *x = vw;                                                               \
+        const block_q8_K *y = va;                                                           \
+        const int64_t nb = n / QK_K;                                                        \
+        x86_acc acc = x86_acc_zero();                                                       \
+        for (int64_t i = 0; i < nb; i++) STEP(&acc, x + i, y + i);                          \
+        *s = x86_acc_sum(acc);                                                              \
+    }
+
+KQUANT_VEC_DOT(vec_dot_q2_K, block_q2_K, avx512_q2_K_step)
+KQUANT_VEC_DOT(vec_dot_q3_K, block_q3_K, avx512_q3_K_step)
+KQUANT_VEC_DOT(vec_dot_q4_K, block_q4_K, avx512_q4_K_step)
+KQUANT_VEC_DOT(vec_dot_q5_K, block_q5_K, avx512_q5_K_step)
+KQUANT_VEC_DOT(vec_dot_q6_K, block_q6_K, avx512_q6_K_step)
+
+static void vec_dot_f16(int64_t n, float *s, const void *vw, const void *va) { *s = avx512_dot_f16(n, vw, va); }
+static void vec_dot_bf16(int64_t n, float *s, const void *vw, const void *va) { *s = avx512_dot_bf16(n, vw, va); }
+static void vec_dot_f32(int64_t n, float *s, const void *vw, const void *va) { *s = avx512_dot_f32(n, vw, va); }
+
+void elmk_fill_ops_avx512(elmk_type_ops table[ELM_TYPE_COUNT]) {
+    table[ELM_TYPE_F16].vec_dot = vec_dot_f16;
+    table[ELM_TYPE_BF16].vec_dot = vec_dot_bf16;
+    table[ELM_TYPE_F32].vec_dot = vec_dot_f32;
+    /* dispatch.c runs this inside its one-time initialisation, so ask the CPU directly */
+    if (!__builtin_cpu_supports("avx512vnni")) return;
+    table[ELM_TYPE_Q4_0].vec_dot = vec_dot_q4_0;
+    table[ELM_TYPE_Q4_1].vec_dot = vec_dot_q4_1;
+    table[ELM_TYPE_Q5_0].vec_dot = vec_dot_q5_0;
+    table[ELM_TYPE_Q5_1].vec_dot = vec_dot_q5_1;
+    table[ELM_TYPE_Q8_0].vec_dot = vec_dot_q8_0;
+    table[ELM_TYPE_Q2_K].vec_dot = vec_dot_q2_K;
+    table[ELM_TYPE_Q3_K].vec_dot = vec_dot_q3_K;
+    table[ELM_TYPE_Q4_K].vec_dot = vec_dot_q4_K;
+    table[ELM_TYPE_Q5_K].vec_dot = vec_dot_q5_K;
+    table[ELM_TYPE_Q6_K].vec_dot = vec_dot_q6_K;
+}

@@ -1,0 +1,50 @@
+/* ops.h: the small float operations a forward pass needs besides matrix products (internal).
+ *
+ * Plain loops over float rows, written so the compiler can vectorise them. They are named
+ * by their math, not by where a model uses them, and they follow ggml's order of
+ * operations so that results agree with llama.cpp to the last bits where that is cheap
+ * (sums of squares and softmax sums in double, RoPE angles by repeated multiplication).
+ *
+ * Must not: know about models, layers or files; allocate; use threads.
+ */
+#ifndef ELMK_OPS_H
+#define ELMK_OPS_H
+
+#include <stdint.h>
+
+/* y[i] = x[i] * (1 / sqrt(mean(x^2) + eps)) * w[i]   (x and y may be the same row) */
+void elmk_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
+
+/* y[i] += x[i] */
+void elmk_add(float *y, const float *x, int64_t n);
+
+/* g[i] = silu(g[i]) * u[i], silu(v) = v / (1 + exp(-v))   (the SwiGLU gate) */
+void elmk_silu_mul(float *g, const float *u, int64_t n);
+
+/* sum_i a[i] * b[i], accumulated in float lanes (vectorisable) */
+float elmk_dot(const float *a, const float *b, int64_t n);
+
+/* y[i] += a * x[i] */
+void elmk_axpy(float *y, float a, const float *x, int64_t n);
+
+/* In place: x[i] = exp(x[i] - max) / sum_j exp(x[j] - max); the sum is kept in double. */
+void elmk_softmax(float *x, int64_t n);
+
+/* Round every element of x to the nearest half-precision value (tmp: n halves). */
+void elmk_round_to_fp16(float *x, uint16_t *tmp, int64_t n);
+
+/* Rotary position embedding.
+ * elmk_rope_angles fills cs[2*i] = cos(theta_i), cs[2*i+1] = sin(theta_i) for the
+ * n_rot/2 rotated pairs of one position, with
+ *   theta_i = freq_scale * (pos * base^(-2i/n_rot)) / ff[i]
+ * where base^(-2i/n_rot) is built by repeated multiplication in float as ggml does
+ * (ff may be NULL: all 1). n_rot is even. */
+void elmk_rope_angles(float *cs, int64_t n_rot, float pos, float base, float freq_scale, const float *ff);
+/* Rotate one head vector x (in place) by the angles cs; dimensions from n_rot on are
+ * left as they are.
+ *   adjacent: pairs (x[2i], x[2i+1])            (GPT-J / llama "normal" layout)
+ *   halves:   pairs (x[i], x[i + n_rot/2])       (GPT-NeoX layout)                     */
+void elmk_rope_adjacent(float *x, const float *cs, int64_t n_rot);
+void elmk_rope_halves(float *x, const float *cs, int64_t n_rot);
+
+#endif

@@ -1,0 +1,233 @@
+/* steps_avx2.h: the AVX2 arithmetic of one weight block against one activation block, for
+ * every integer type, as inline steps shared by the dot products (dot_avx2.c) and the
+ * tile kernels (gemm_avx2.c), so that both compute bit-identical results.
+ *
+ * Weight codes are made unsigned (0..15, 0..31, 0..63) and multiplied with the signed
+ * 8-bit activations by maddubs; offsets such as Q4_0's -8 or Q6_K's -32 are removed with
+ * the activation sums, so the integer sum of each block equals the scalar reference's.
+ * Included only from files compiled with -mavx2 -mfma -mf16c.
+ * Must not: keep state, or change the order of float operations between users.
+ */
+#ifndef ELMK_STEPS_AVX2_H
+#define ELMK_STEPS_AVX2_H
+
+#include "simd_x86.h"
+
+/* sum over groups of 4 bytes of (w - off) * q, w unsigned <= 63, off <= 32: 8 int32 lanes. */
+static inline __m256i avx2_dot_off(__m256i w, __m256i q, __m256i off) {
+    __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(w, q), _mm256_maddubs_epi16(off, q));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* ---- 32-element blocks: prepared weights, then one step per activation block ---- */
+
+static inline __m256i avx2_q4_0_w(const block_q4_0 *x) { return x86_nibbles32(x->qs); }
+static inline __m256i avx2_q4_1_w(const block_q4_1 *x) { return x86_nibbles32(x->qs); }
+static inline __m256i avx2_q5_0_w(const block_q5_0 *x) {
+    __m256i hb = _mm256_and_si256(x86_bits_to_bytes32(x86_load_u32(x->qh)), _mm256_set1_epi8(0x10));
+    return _mm256_or_si256(x86_nibbles32(x->qs), hb);
+}
+static inline __m256i avx2_q5_1_w(const block_q5_1 *x) {
+    __m256i hb = _mm256_and_si256(x86_bits_to_bytes32(x86_load_u32(x->qh)), _mm256_set1_epi8(0x10));
+    return _mm256_or_si256(x86_nibbles32(x->qs), hb);
+}
+
+/* Q4_0 / Q5_0 codes w (unsigned, offset off) against a Q8_0 block; dx the weight scale. */
+static inline void avx2_off_q8_0_step(x86_acc *acc, __m256i w, int off, float dx, const block_q8_0 *y) {
+    __m256i q = _mm256_loadu_si256((const __m256i *)y->qs);
+    x86_fma_block(acc, dx * x86_h2f(y->d), avx2_dot_off(w, q, _mm256_set1_epi8((char)off)));
+}
+
+/* Q4_1 / Q5_1 codes (unsigned, no offset) against a Q8_1 block: d*sum + m*s. */
+static inline void avx2_min_q8_1_step(x86_acc *acc, __m256i w, float dx, float mx, const block_q8_1 *y) {
+    __m256i q = _mm256_loadu_si256((const __m256i *)y->qs);
+    x86_fma_block(acc, dx * x86_h2f(y->d), x86_dot_u8s8_256(w, q));
+    acc->c += mx * x86_h2f(y->s);
+}
+
+/* Q8_0 x Q8_0: the sign trick (|w| against q with w's sign) keeps maddubs unsigned. */
+static inline void avx2_q8_0_step(x86_acc *acc, __m256i w, float dx, const block_q8_0 *y) {
+    __m256i q = _mm256_loadu_si256((const __m256i *)y->qs);
+    __m256i sumi = x86_dot_u8s8_256(_mm256_sign_epi8(w, w), _mm256_sign_epi8(q, w));
+    x86_fma_block(acc, dx * x86_h2f(y->d), sumi);
+}
+
+static inline void avx2_q4_0_full(x86_acc *acc, const block_q4_0 *x, const block_q8_0 *y) {
+    avx2_off_q8_0_step(acc, avx2_q4_0_w(x), 8, x86_h2f(x->d), y);
+}
+static inline void avx2_q5_0_full(x86_acc *acc, const block_q5_0 *x, const block_q8_0 *y) {
+    avx2_off_q8_0_step(acc, avx2_q5_0_w(x), 16, x86_h2f(x->d), y);
+}
+static inline void avx2_q4_1_full(x86_acc *acc, const block_q4_1 *x, const block_q8_1 *y) {
+    avx2_min_q8_1_step(acc, avx2_q4_1_w(x), x86_h2f(x->d), x86_h2f(x->m), y);
+}
+static inline void avx2_q5_1_full(x86_acc *acc, const block_q5_1 *x, const block_q8_1 *y) {
+    avx2_min_q8_1_step(acc, avx2_q5_1_w(x), x86_h2f(x->d), x86_h2f(x->m), y);
+}
+static inline void avx2_q8_0_full(x86_acc *acc, const block_q8_0 *x, const block_q8_0 *y) {
+    avx2_q8_0_step(acc, _mm256_loadu_si256((const __m256i *)x->qs), x86_h2f(x->d), y);
+}
+
+/* ---- K-quants: one 256-element super-block against one Q8_K block ---- */
+
+/* 16 scales as int16, two per 32-element piece: piece k uses scales 2k (first 16 elements)
+ * and 2k+1; sc8 holds the 16 signed 8-bit scales. */
+static inline __m256i avx2_scale_pair(__m128i sc8, int k) {
+    const __m128i idx = _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    __m128i s = _mm_shuffle_epi8(sc8, _mm_add_epi8(idx, _mm_set1_epi8((char)(2 * k))));
+    return _mm256_cvtepi8_epi16(s);
+}
+
+/* The Q8_K block's 16 bsums dotted with 16 int16 scales: 8 int32 lanes. */
+static inline __m256i avx2_bsums_dot(const block_q8_K *y, __m256i sc16) {
+    return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), sc16);
+}
+
+static inline void avx2_q2_K_step(x86_acc *acc, const block_q2_K *x, const block_q8_K *y) {
+    const __m128i raw = _mm_loadu_si128((const __m128i *)x->scales);
+    const __m128i sc8 = _mm_and_si128(raw, _mm_set1_epi8(0x0F));
+    const __m128i mn8 = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0F));
+    const __m256i three = _mm256_set1_epi8(3);
+    __m256i isum = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        const __m256i q2 = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * h));
+        for (int j = 0; j < 4; j++) {
+            const int k = 4 * h + j;
+            __m256i w = _mm256_and_si256(_mm256_srli_epi16(q2, 2 * j), three);
+            __m256i q = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * k));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(w, q), avx2_scale_pair(sc8, k)));
+        }
+    }
+    __m256i msum = avx2_bsums_dot(y, _mm256_cvtepu8_epi16(mn8));
+    x86_fma_block(acc, y->d * x86_h2f(x->d), isum);
+    x86_fma_block(acc, -y->d * x86_h2f(x->dmin), msum);
+}
+
+static inline void avx2_q3_K_step(x86_acc *acc, const block_q3_K *x, const block_q8_K *y) {
+    int8_t scales[16];
+    x86_unpack_q3k_scales(x->scales, scales);
+    const __m128i sc8 = _mm_loadu_si128((const __m128i *)scales);
+    const __m256i hm = _mm256_loadu_si256((const __m256i *)x->hmask);
+    const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+    __m256i isum = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        const __m256i q2 = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * h));
+        for (int j = 0; j < 4; j++) {
+            const int k = 4 * h + j;
+            const __m256i bit = _mm256_set1_epi8((char)(1 << k));
+            __m256i hb = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit), four);
+            __m256i w = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q2, 2 * j), three), hb);
+            __m256i q = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * k));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(w, q), avx2_scale_pair(sc8, k)));
+        }
+    }
+    /* codes are q + 4: take 4 * sum(scale * bsum) back out */
+    isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(avx2_bsums_dot(y, _mm256_cvtepi8_epi16(sc8)), 2));
+    x86_fma_block(acc, y->d * x86_h2f(x->d), isum);
+}
+
+/* Q4_K and Q5_K: piece k of 32 elements uses scale k; mins taken out with bsums. */
+static inline void avx2_k4_mins(x86_acc *acc, const uint8_t *mins, const block_q8_K *y, float dmin) {
+    __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(_mm_loadl_epi64((const __m128i *)mins),
+                                                         _mm_loadl_epi64((const __m128i *)mins)));
+    x86_fma_block(acc, -y->d * dmin, avx2_bsums_dot(y, m16));
+}
+
+static inline void avx2_q4_K_step(x86_acc *acc, const block_q4_K *x, const block_q8_K *y) {
+    uint32_t u[4];
+    x86_unpack_k4_scales(x->scales, u);
+    const uint8_t *sc = (const uint8_t *)u;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256i isum = _mm256_setzero_si256();
+    for (int j = 0; j < 4; j++) {
+        const __m256i b = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * j));
+        __m256i lo = _mm256_and_si256(b, m4), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
+        __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j)));
+        __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j + 32)));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * j])));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * j + 1])));
+    }
+    x86_fma_block(acc, y->d * x86_h2f(x->d), isum);
+    avx2_k4_mins(acc, sc + 8, y, x86_h2f(x->dmin));
+}
+
+static inline void avx2_q5_K_step(x86_acc *acc, const block_q5_K *x, const block_q8_K *y) {
+    uint32_t u[4];
+    x86_unpack_k4_scales(x->scales, u);
+    const uint8_t *sc = (const uint8_t *)u;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), b4 = _mm256_set1_epi8(0x10);
+    const __m256i qh = _mm256_loadu_si256((const __m256i *)x->qh);
+    __m256i isum = _mm256_setzero_si256();
+    for (int j = 0; j < 4; j++) {
+        const __m256i bl = _mm256_set1_epi8((char)(1 << (2 * j))), bh = _mm256_set1_epi8((char)(2 << (2 * j)));
+        const __m256i b = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * j));
+        __m256i lo = _mm256_or_si256(_mm256_and_si256(b, m4),
+                                     _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bl), bl), b4));
+        __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), m4),
+                                     _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bh), bh), b4));
+        __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j)));
+        __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j + 32)));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * j])));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * j + 1])));
+    }
+    x86_fma_block(acc, y->d * x86_h2f(x->d), isum);
+    avx2_k4_mins(acc, sc + 8, y, x86_h2f(x->dmin));
+}
+
+/* Q6_K: per 128-element half, ql gives the low 4 bits and qh the top 2 of four 32-element
+ * pieces; codes are q + 32. */
+static inline void avx2_q6_K_step(x86_acc *acc, const block_q6_K *x, const block_q8_K *y) {
+    const __m128i sc8 = _mm_loadu_si128((const __m128i *)x->scales);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
+    __m256i isum = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
+        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+        __m256i w[4];
+        w[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+        w[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+        w[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
+        w[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                               _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+        for (int j = 0; j < 4; j++) {
+            const int k = 4 * h + j;
+            __m256i q = _mm256_loadu_si256((const __m256i *)(y->qs + 32 * k));
+            isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(w[j], q), avx2_scale_pair(sc8, k)));
+        }
+    }
+    isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(avx2_bsums_dot(y, _mm256_cvtepi8_epi16(sc8)), 5));
+    x86_fma_block(acc, y->d * x86_h2f(x->d), isum);
+}
+
+/* ---- float weights against float activations ---- */
+
+static inline __m256 avx2_load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline __m256 avx2_load_bf16(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+#define AVX2_FLOAT_DOT(name, wtype, LOAD, SCALAR)                                           \
+    static inline float name(int64_t n, const wtype *w, const float *a) {                   \
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                         \
+        int64_t i = 0;                                                                      \
+        for (; i + 32 <= n; i += 32) {                                                      \
+            s0 = _mm256_fmadd_ps(LOAD(w + i), _mm256_loadu_ps(a + i), s0);                  \
+            s1 = _mm256_fmadd_ps(LOAD(w + i + 8), _mm256_loadu_ps(a + i + 8), s1);          \
+            s2 = _mm256_fmadd_ps(LOAD(w + i + 16), _mm256_loadu_ps(a + i + 16), s2);        \
+            s3 = _mm256_fmadd_ps(LOAD(w + i + 24), _mm256_loadu_ps(a + i + 24), s3);        \
+        }                                                                                   \
+        for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(LOAD(w + i), _mm256_loadu_ps(a + i), s0); \
+        float tail = 0.0f;                                                                  \
+        for (; i < n; i++) tail += SCALAR(w[i]) * a[i];                                     \
+        return x86_hsum_ps256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) + tail; \
+    }
+
+static inline float avx2_bf16_scalar(uint16_t h) { uint32_t u = (uint32_t)h << 16; float f; memcpy(&f, &u, 4); return f; }
+static inline float avx2_f32_scalar(float f) { return f; }
+
+AVX2_FLOAT_DOT(avx2_dot_f16, uint16_t, avx2_load_f16, x86_h2f)
+AVX2_FLOAT_DOT(avx2_dot_bf16, uint16_t, avx2_load_bf16, avx2_bf16_scalar)
+AVX2_FLOAT_DOT(avx2_dot_f32, float, _mm256_loadu_ps, avx2_f32_scalar)
+
+#endif
