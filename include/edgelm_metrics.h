@@ -153,6 +153,8 @@ typedef struct elm_energy_figures {
     double avg_watts;            /* joules / seconds */
     double joules_per_token;
     double tokens_per_joule;
+    char note[128];              /* why UNAVAILABLE; what the estimate rests on; or the
+                                    source, and "N of M tokens" when only some were covered */
 } elm_energy_figures;
 
 typedef struct elm_metrics {

@@ -9,6 +9,7 @@
  * Must not: change entries of types it does not accelerate.
  */
 #include "kernels.h"
+#include "fill_x86.h"
 #include "steps_avx2.h"
 
 /* Two accumulators (even and odd blocks) so consecutive blocks do not wait on one FMA. */
@@ -67,4 +68,5 @@ void elmk_fill_ops_avx2(elmk_type_ops table[ELM_TYPE_COUNT]) {
     table[ELM_TYPE_F16].vec_dot = vec_dot_f16;
     table[ELM_TYPE_BF16].vec_dot = vec_dot_bf16;
     table[ELM_TYPE_F32].vec_dot = vec_dot_f32;
+    elmk_fill_float_gemm_avx2(table);
 }

@@ -7,6 +7,7 @@
  * Must not: change entries of types it does not accelerate.
  */
 #include "kernels.h"
+#include "fill_x86.h"
 #include "steps_avx512.h"
 
 /* Two accumulators (even and odd blocks) so consecutive blocks do not wait on one FMA. */
@@ -55,6 +56,7 @@ void elmk_fill_ops_avx512(elmk_type_ops table[ELM_TYPE_COUNT]) {
     table[ELM_TYPE_F16].vec_dot = vec_dot_f16;
     table[ELM_TYPE_BF16].vec_dot = vec_dot_bf16;
     table[ELM_TYPE_F32].vec_dot = vec_dot_f32;
+    elmk_fill_float_gemm_avx512(table);
     /* dispatch.c runs this inside its one-time initialisation, so ask the CPU directly */
     if (!__builtin_cpu_supports("avx512vnni")) return;
     table[ELM_TYPE_Q4_0].vec_dot = vec_dot_q4_0;
@@ -67,4 +69,5 @@ void elmk_fill_ops_avx512(elmk_type_ops table[ELM_TYPE_COUNT]) {
     table[ELM_TYPE_Q4_K].vec_dot = vec_dot_q4_K;
     table[ELM_TYPE_Q5_K].vec_dot = vec_dot_q5_K;
     table[ELM_TYPE_Q6_K].vec_dot = vec_dot_q6_K;
+    elmk_fill_packed_avx512();
 }

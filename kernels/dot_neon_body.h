@@ -226,7 +226,7 @@ static void nb_vec_dot_q3_K(int64_t n, float *s, const void *w, const void *a) {
                 const int8x16_t wa = vsubq_s8(vreinterpretq_s8_u8(la), vreinterpretq_s8_u8(vbicq_u8(four, vtstq_u8(hm0, bit))));
                 const int8x16_t wb = vsubq_s8(vreinterpretq_s8_u8(lb), vreinterpretq_s8_u8(vbicq_u8(four, vtstq_u8(hm1, bit))));
                 acc = nb_scaled16(acc, wa, q8, scales[8 * half + 2 * j]);
-                acc = nb_scaled16(acc, wb, q8 + 16, scales[8 * half + 2 * j + 1]);
+                acc = nb_scaled16(acc, wb, q8 + 16, scales[8 * half + 2 * j]);
                 q8 += 32;
             }
         }
@@ -258,25 +258,42 @@ static inline int32_t nb_mins_x_bsums8(const uint8_t mn[8], const int16_t *bsums
     return vaddvq_s32(p);
 }
 
+/* Chunk j (0..3) of a Q4_K / Q5_K super-block: w[0..1] = elements 64j..64j+31 (sub-block
+ * 2j), w[2..3] = elements 64j+32..64j+63 (sub-block 2j+1). */
+static inline void nb_q4k_chunk(const block_q4_K *xb, int j, int8x16_t w[4]) {
+    const uint8x16_t m4 = vdupq_n_u8(0x0f);
+    const uint8x16_t qa = vld1q_u8(xb->qs + 32 * j), qb = vld1q_u8(xb->qs + 32 * j + 16);
+    w[0] = vreinterpretq_s8_u8(vandq_u8(qa, m4));
+    w[1] = vreinterpretq_s8_u8(vandq_u8(qb, m4));
+    w[2] = vreinterpretq_s8_u8(vshrq_n_u8(qa, 4));
+    w[3] = vreinterpretq_s8_u8(vshrq_n_u8(qb, 4));
+}
+
+static inline void nb_q5k_chunk(const block_q5_K *xb, int j, int8x16_t w[4]) {
+    const uint8x16_t m4 = vdupq_n_u8(0x0f), b16 = vdupq_n_u8(0x10);
+    const uint8x16_t qa = vld1q_u8(xb->qs + 32 * j), qb = vld1q_u8(xb->qs + 32 * j + 16);
+    const uint8x16_t h0 = vld1q_u8(xb->qh), h1 = vld1q_u8(xb->qh + 16);
+    const uint8x16_t bl = vdupq_n_u8((uint8_t)(1u << (2 * j))), bh = vdupq_n_u8((uint8_t)(2u << (2 * j)));
+    w[0] = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(qa, m4), vandq_u8(vtstq_u8(h0, bl), b16)));
+    w[1] = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(qb, m4), vandq_u8(vtstq_u8(h1, bl), b16)));
+    w[2] = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(qa, 4), vandq_u8(vtstq_u8(h0, bh), b16)));
+    w[3] = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(qb, 4), vandq_u8(vtstq_u8(h1, bh), b16)));
+}
+
 static void nb_vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a) {
     const block_q4_K *x = w;
     const block_q8_K *y = a;
-    const uint8x16_t m4 = vdupq_n_u8(0x0f);
     float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
         uint8_t sc[8], mn[8];
         nb_k4_scales_mins(x[i].scales, sc, mn);
         const int32_t summ = nb_mins_x_bsums8(mn, y[i].bsums);
-        const uint8_t *q4 = x[i].qs;
-        const int8_t *q8 = y[i].qs;
         int32_t isum = 0;
-        for (int j = 0; j < 4; j++) {       /* 64 elements: 32 low nibbles, 32 high */
-            const uint8x16_t qa = vld1q_u8(q4), qb = vld1q_u8(q4 + 16);
-            const int32_t lo = nb_dot32(vreinterpretq_s8_u8(vandq_u8(qa, m4)), vreinterpretq_s8_u8(vandq_u8(qb, m4)), q8);
-            const int32_t hi = nb_dot32(vreinterpretq_s8_u8(vshrq_n_u8(qa, 4)), vreinterpretq_s8_u8(vshrq_n_u8(qb, 4)), q8 + 32);
-            isum += lo * sc[2 * j] + hi * sc[2 * j + 1];
-            q4 += 32;
-            q8 += 64;
+        for (int j = 0; j < 4; j++) {
+            int8x16_t wv[4];
+            nb_q4k_chunk(&x[i], j, wv);
+            const int8_t *q8 = y[i].qs + 64 * j;
+            isum += nb_dot32(wv[0], wv[1], q8) * sc[2 * j] + nb_dot32(wv[2], wv[3], q8 + 32) * sc[2 * j + 1];
         }
         const float d = y[i].d * nb_half(x[i].d);
         const float dmin = y[i].d * nb_half(x[i].dmin);
@@ -288,28 +305,17 @@ static void nb_vec_dot_q4_K(int64_t n, float *s, const void *w, const void *a) {
 static void nb_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a) {
     const block_q5_K *x = w;
     const block_q8_K *y = a;
-    const uint8x16_t m4 = vdupq_n_u8(0x0f), b16 = vdupq_n_u8(0x10);
     float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
         uint8_t sc[8], mn[8];
         nb_k4_scales_mins(x[i].scales, sc, mn);
         const int32_t summ = nb_mins_x_bsums8(mn, y[i].bsums);
-        const uint8x16_t h0 = vld1q_u8(x[i].qh), h1 = vld1q_u8(x[i].qh + 16);
-        const uint8_t *q5 = x[i].qs;
-        const int8_t *q8 = y[i].qs;
         int32_t isum = 0;
-        for (int j = 0; j < 4; j++) {       /* qh bit 2j: high bit of the low nibbles, 2j+1: high */
-            const uint8x16_t qa = vld1q_u8(q5), qb = vld1q_u8(q5 + 16);
-            const uint8x16_t bl = vdupq_n_u8((uint8_t)(1u << (2 * j))), bh = vdupq_n_u8((uint8_t)(2u << (2 * j)));
-            const uint8x16_t la = vorrq_u8(vandq_u8(qa, m4), vandq_u8(vtstq_u8(h0, bl), b16));
-            const uint8x16_t lb = vorrq_u8(vandq_u8(qb, m4), vandq_u8(vtstq_u8(h1, bl), b16));
-            const uint8x16_t ua = vorrq_u8(vshrq_n_u8(qa, 4), vandq_u8(vtstq_u8(h0, bh), b16));
-            const uint8x16_t ub = vorrq_u8(vshrq_n_u8(qb, 4), vandq_u8(vtstq_u8(h1, bh), b16));
-            const int32_t lo = nb_dot32(vreinterpretq_s8_u8(la), vreinterpretq_s8_u8(lb), q8);
-            const int32_t hi = nb_dot32(vreinterpretq_s8_u8(ua), vreinterpretq_s8_u8(ub), q8 + 32);
-            isum += lo * sc[2 * j] + hi * sc[2 * j + 1];
-            q5 += 32;
-            q8 += 64;
+        for (int j = 0; j < 4; j++) {
+            int8x16_t wv[4];
+            nb_q5k_chunk(&x[i], j, wv);
+            const int8_t *q8 = y[i].qs + 64 * j;
+            isum += nb_dot32(wv[0], wv[1], q8) * sc[2 * j] + nb_dot32(wv[2], wv[3], q8 + 32) * sc[2 * j + 1];
         }
         const float d = y[i].d * nb_half(x[i].d);
         const float dmin = y[i].d * nb_half(x[i].dmin);
@@ -318,32 +324,43 @@ static void nb_vec_dot_q5_K(int64_t n, float *s, const void *w, const void *a) {
     *s = sumf;
 }
 
+/* Chunk (half, k) of a Q6_K super-block: lanes 16k..16k+15 of the four 32-element runs of
+ * the 128-element half, as q - 32. Run r takes its low 4 bits from the low (r = 0, 1) or
+ * high (r = 2, 3) nibbles of ql[16k..] (r even) or ql[32 + 16k..] (r odd), and its top
+ * 2 bits from qh at bit 2r; each run has its own scale, scales[8*half + 2r + k]. */
+static inline void nb_q6k_chunk(const block_q6_K *xb, int half, int k, int8x16_t w[4]) {
+    const uint8x16_t m4 = vdupq_n_u8(0x0f), m3 = vdupq_n_u8(3);
+    const int8x16_t c32 = vdupq_n_s8(32);
+    const uint8_t *ql = xb->ql + 64 * half, *qh = xb->qh + 32 * half;
+    const uint8x16_t l0 = vld1q_u8(ql + 16 * k), l1 = vld1q_u8(ql + 32 + 16 * k);
+    const uint8x16_t h = vld1q_u8(qh + 16 * k);
+    const uint8x16_t r0 = vorrq_u8(vandq_u8(l0, m4), vshlq_n_u8(vandq_u8(h, m3), 4));
+    const uint8x16_t r1 = vorrq_u8(vandq_u8(l1, m4), vshlq_n_u8(vandq_u8(vshrq_n_u8(h, 2), m3), 4));
+    const uint8x16_t r2 = vorrq_u8(vshrq_n_u8(l0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(h, 4), m3), 4));
+    const uint8x16_t r3 = vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(h, 6), 4));
+    w[0] = vsubq_s8(vreinterpretq_s8_u8(r0), c32);
+    w[1] = vsubq_s8(vreinterpretq_s8_u8(r1), c32);
+    w[2] = vsubq_s8(vreinterpretq_s8_u8(r2), c32);
+    w[3] = vsubq_s8(vreinterpretq_s8_u8(r3), c32);
+}
+
 static void nb_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a) {
     const block_q6_K *x = w;
     const block_q8_K *y = a;
-    const uint8x16_t m4 = vdupq_n_u8(0x0f), m3 = vdupq_n_u8(3);
-    const int8x16_t c32 = vdupq_n_s8(32);
     float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const int8_t *q8 = y[i].qs;
         int32x4_t acc = vdupq_n_s32(0);
-        for (int half = 0; half < 2; half++) {     /* 128 elements: ql[64], qh[32], 8 scales */
-            const uint8_t *ql = x[i].ql + 64 * half, *qh = x[i].qh + 32 * half;
+        for (int half = 0; half < 2; half++) {
             const int8_t *sc = x[i].scales + 8 * half;
-            for (int k = 0; k < 2; k++) {          /* lanes 16k..16k+15 of each 32-run */
-                const uint8x16_t l0 = vld1q_u8(ql + 16 * k), l1 = vld1q_u8(ql + 32 + 16 * k);
-                const uint8x16_t h = vld1q_u8(qh + 16 * k);
-                /* run r (0..3) = element offset 32r: nibble from l0/l1, 2 high bits at 2r */
-                const uint8x16_t r0 = vorrq_u8(vandq_u8(l0, m4), vshlq_n_u8(vandq_u8(h, m3), 4));
-                const uint8x16_t r1 = vorrq_u8(vandq_u8(l1, m4), vshlq_n_u8(vandq_u8(vshrq_n_u8(h, 2), m3), 4));
-                const uint8x16_t r2 = vorrq_u8(vshrq_n_u8(l0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(h, 4), m3), 4));
-                const uint8x16_t r3 = vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(h, 6), 4));
-                acc = nb_scaled16(acc, vsubq_s8(vreinterpretq_s8_u8(r0), c32), q8 + 16 * k, sc[k]);
-                acc = nb_scaled16(acc, vsubq_s8(vreinterpretq_s8_u8(r1), c32), q8 + 32 + 16 * k, sc[2 + k]);
-                acc = nb_scaled16(acc, vsubq_s8(vreinterpretq_s8_u8(r2), c32), q8 + 64 + 16 * k, sc[4 + k]);
-                acc = nb_scaled16(acc, vsubq_s8(vreinterpretq_s8_u8(r3), c32), q8 + 96 + 16 * k, sc[6 + k]);
+            for (int k = 0; k < 2; k++) {
+                int8x16_t wv[4];
+                nb_q6k_chunk(&x[i], half, k, wv);
+                const int8_t *q8 = y[i].qs + 128 * half + 16 * k;
+                acc = nb_scaled16(acc, wv[0], q8, sc[k]);
+                acc = nb_scaled16(acc, wv[1], q8 + 32, sc[2 + k]);
+                acc = nb_scaled16(acc, wv[2], q8 + 64, sc[4 + k]);
+                acc = nb_scaled16(acc, wv[3], q8 + 96, sc[6 + k]);
             }
-            q8 += 128;
         }
         const float d = nb_half(x[i].d) * y[i].d;
         sumf += d * (float)vaddvq_s32(acc);
@@ -351,33 +368,36 @@ static void nb_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a) {
     *s = sumf;
 }
 
-/* ==== Tile kernels: 4 weight rows x up to 4 tokens ========================================= */
+/* ==== Tile kernels: 4 weight rows x up to 4 tokens (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) ==== */
+
+/* Fully unrolled small loops keep the tile's accumulators in registers. */
+#define NB_UNROLL _Pragma("GCC unroll 4")
 
 /* One tile of NR=4 rows by nc (1..4) tokens. For each block the four weight rows are
  * unpacked once into registers and reused for every token; the four row sums for one token
  * are gathered into one vector (lane = row) and scaled lane-wise with the same float
  * operations vec_dot uses, so each lane equals vec_dot's result for that pair. */
-#define NB_TILE_BODY(UNPACK, COMBINE)                                                          \
-    do {                                                                                       \
-        float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)}; \
-        for (int64_t b = 0; b < nb; b++) {                                                     \
-            int8x16_t wl[4], wh[4];                                                            \
-            float dxs[4];                                                                      \
-            for (int r = 0; r < 4; r++) { UNPACK; }                                            \
-            const float32x4_t dx = vld1q_f32(dxs);                                             \
-            for (int t = 0; t < NC; t++) {                                                     \
+#define NB_TILE_BODY(UNPACK, COMBINE)                                                               \
+    do {                                                                                            \
+        float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};      \
+        for (int64_t b = 0; b < nb; b++) {                                                          \
+            int8x16_t wl[4], wh[4];                                                                 \
+            float dxs[4];                                                                           \
+            NB_UNROLL for (int r = 0; r < 4; r++) { UNPACK; }                                       \
+            const float32x4_t dx = vld1q_f32(dxs);                                                  \
+            NB_UNROLL for (int t = 0; t < NC; t++) {                                                \
                 const block_q8_0 *yb = (const block_q8_0 *)((const char *)a + (size_t)t * arb) + b; \
-                const int8x16_t y0 = vld1q_s8(yb->qs), y1 = vld1q_s8(yb->qs + 16);             \
-                int32x4_t p[4];                                                                \
-                for (int r = 0; r < 4; r++)                                                    \
-                    p[r] = NEON_DOT16(NEON_DOT16(vdupq_n_s32(0), wl[r], y0), wh[r], y1);       \
-                const int32x4_t sums = vpaddq_s32(vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3])); \
-                const float32x4_t fs = vcvtq_f32_s32(sums);                                    \
-                const float dy = nb_half(yb->d);                                               \
-                acc[t] = vaddq_f32(acc[t], COMBINE);                                           \
-            }                                                                                  \
-        }                                                                                      \
-        for (int t = 0; t < NC; t++) vst1q_f32(s + (size_t)t * ss, acc[t]);                   \
+                const int8x16_t y0 = vld1q_s8(yb->qs), y1 = vld1q_s8(yb->qs + 16);                  \
+                int32x4_t p[4];                                                                     \
+                NB_UNROLL for (int r = 0; r < 4; r++)                                               \
+                    p[r] = NEON_DOT16(NEON_DOT16(vdupq_n_s32(0), wl[r], y0), wh[r], y1);            \
+                const int32x4_t sums = vpaddq_s32(vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3]));  \
+                const float32x4_t fs = vcvtq_f32_s32(sums);                                         \
+                const float dy = nb_half(yb->d);                                                    \
+                acc[t] = vaddq_f32(acc[t], COMBINE);                                                \
+            }                                                                                       \
+        }                                                                                           \
+        NB_UNROLL for (int t = 0; t < NC; t++) vst1q_f32(s + (size_t)t * ss, acc[t]);               \
     } while (0)
 
 /* Q4_0 and Q8_0 both scale a block by (dx * dy) * (float)sumi. */
@@ -404,35 +424,183 @@ static inline __attribute__((always_inline)) void nb_tile_q8_0(int64_t nb, float
         vmulq_f32(vmulq_n_f32(dx, dy), fs));
 }
 
+/* K-quant tiles (4 rows x NC tokens per 256-element super-block). Each row is decoded one
+ * 64-element chunk at a time into four int8x16 vectors and used for every token; the
+ * integer sums go to one int32x4 accumulator per (row, token), and the float step per
+ * super-block is vec_dot's, lane-wise over the four rows. */
+
+/* Lane r of the result = the sum of the lanes of v[r]. */
+static inline int32x4_t nb_reduce4(int32x4_t v0, int32x4_t v1, int32x4_t v2, int32x4_t v3) {
+    return vpaddq_s32(vpaddq_s32(v0, v1), vpaddq_s32(v2, v3));
+}
+
+/* Transposes a 4x4 int32 matrix held as four row vectors: lane t of v[r] moves to lane r of v[t]. */
+static inline void nb_transpose4(int32x4_t v[4]) {
+    const int32x4_t t0 = vtrn1q_s32(v[0], v[1]), t1 = vtrn2q_s32(v[0], v[1]);
+    const int32x4_t t2 = vtrn1q_s32(v[2], v[3]), t3 = vtrn2q_s32(v[2], v[3]);
+    v[0] = vreinterpretq_s32_s64(vtrn1q_s64(vreinterpretq_s64_s32(t0), vreinterpretq_s64_s32(t2)));
+    v[1] = vreinterpretq_s32_s64(vtrn1q_s64(vreinterpretq_s64_s32(t1), vreinterpretq_s64_s32(t3)));
+    v[2] = vreinterpretq_s32_s64(vtrn2q_s64(vreinterpretq_s64_s32(t0), vreinterpretq_s64_s32(t2)));
+    v[3] = vreinterpretq_s32_s64(vtrn2q_s64(vreinterpretq_s64_s32(t1), vreinterpretq_s64_s32(t3)));
+}
+
+/* mins[0..7] times the pair sums of bsums, per lane (reduce the lanes for the total). */
+static inline int32x4_t nb_mins_x_pairs(const uint8_t mn[8], int16x8_t pair) {
+    const int16x8_t m = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mn)));
+    return vmlal_high_s16(vmull_s16(vget_low_s16(m), vget_low_s16(pair)), m, pair);
+}
+
+/* One Q4_K / Q5_K weight row against NC tokens' super-blocks: lane t of the result is the
+ * scaled integer sum (vec_dot's isum) for token t, lane t of *summ its mins term. */
+#define NB_K4_ROW(NAME, BLOCK_T, CHUNK)                                                             \
+    static inline __attribute__((always_inline)) int32x4_t NAME(                                    \
+        const BLOCK_T *xb, const block_q8_K *const yb[4], const int16x8_t pair[4], const int NC,    \
+        int32x4_t *summ) {                                                                          \
+        uint8_t sc[8], mn[8];                                                                       \
+        nb_k4_scales_mins(xb->scales, sc, mn);                                                      \
+        int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};        \
+        int32x4_t mins[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};       \
+        for (int j = 0; j < 4; j++) {                                                               \
+            int8x16_t wv[4];                                                                        \
+            CHUNK(xb, j, wv);                                                                       \
+            NB_UNROLL for (int t = 0; t < NC; t++) {                                                \
+                const int8_t *q8 = yb[t]->qs + 64 * j;                                              \
+                int32x4_t p = NEON_DOT16(vdupq_n_s32(0), wv[0], vld1q_s8(q8));                      \
+                p = NEON_DOT16(p, wv[1], vld1q_s8(q8 + 16));                                        \
+                acc[t] = vmlaq_n_s32(acc[t], p, sc[2 * j]);                                         \
+                p = NEON_DOT16(vdupq_n_s32(0), wv[2], vld1q_s8(q8 + 32));                           \
+                p = NEON_DOT16(p, wv[3], vld1q_s8(q8 + 48));                                        \
+                acc[t] = vmlaq_n_s32(acc[t], p, sc[2 * j + 1]);                                     \
+            }                                                                                       \
+        }                                                                                           \
+        NB_UNROLL for (int t = 0; t < NC; t++) mins[t] = nb_mins_x_pairs(mn, pair[t]);              \
+        *summ = nb_reduce4(mins[0], mins[1], mins[2], mins[3]);                                     \
+        return nb_reduce4(acc[0], acc[1], acc[2], acc[3]);                                          \
+    }
+
+NB_K4_ROW(nb_q4k_row, block_q4_K, nb_q4k_chunk)
+NB_K4_ROW(nb_q5k_row, block_q5_K, nb_q5k_chunk)
+
+/* The 4 x NC tile of Q4_K / Q5_K: rows one after another (each decoded once for all
+ * tokens), then the row-major integer sums are transposed to token-major for the float
+ * step, which is vec_dot's expression lane-wise. */
+#define NB_TILE_K4(BLOCK_T, ROW)                                                                    \
+    do {                                                                                            \
+        float32x4_t facc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};     \
+        for (int64_t b = 0; b < nb; b++) {                                                          \
+            const block_q8_K *yb[4] = {0};                                                          \
+            int16x8_t pair[4] = {vdupq_n_s16(0), vdupq_n_s16(0), vdupq_n_s16(0), vdupq_n_s16(0)};   \
+            NB_UNROLL for (int t = 0; t < NC; t++) {                                                \
+                yb[t] = (const block_q8_K *)((const char *)a + (size_t)t * arb) + b;                \
+                pair[t] = vpaddq_s16(vld1q_s16(yb[t]->bsums), vld1q_s16(yb[t]->bsums + 8));         \
+            }                                                                                       \
+            int32x4_t isum[4], summ[4];                                                             \
+            float hd[4], hm[4];                                                                     \
+            NB_UNROLL for (int r = 0; r < 4; r++) {                                                 \
+                const BLOCK_T *xb = (const BLOCK_T *)((const char *)w + (size_t)r * wrb) + b;       \
+                isum[r] = ROW(xb, yb, pair, NC, &summ[r]);                                          \
+                hd[r] = nb_half(xb->d);                                                             \
+                hm[r] = nb_half(xb->dmin);                                                          \
+            }                                                                                       \
+            nb_transpose4(isum);                                                                    \
+            nb_transpose4(summ);                                                                    \
+            const float32x4_t hdv = vld1q_f32(hd), hmv = vld1q_f32(hm);                             \
+            NB_UNROLL for (int t = 0; t < NC; t++) {                                                \
+                const float32x4_t d = vmulq_n_f32(hdv, yb[t]->d), dmin = vmulq_n_f32(hmv, yb[t]->d); \
+                facc[t] = vaddq_f32(facc[t], vsubq_f32(vmulq_f32(d, vcvtq_f32_s32(isum[t])),        \
+                                                       vmulq_f32(dmin, vcvtq_f32_s32(summ[t]))));   \
+            }                                                                                       \
+        }                                                                                           \
+        NB_UNROLL for (int t = 0; t < NC; t++) vst1q_f32(s + (size_t)t * ss, facc[t]);              \
+    } while (0)
+
+static inline __attribute__((always_inline)) void nb_tile_q4_K(int64_t nb, float *s, size_t ss, const void *w,
+                                                                size_t wrb, const void *a, size_t arb, const int NC) {
+    NB_TILE_K4(block_q4_K, nb_q4k_row);
+}
+
+static inline __attribute__((always_inline)) void nb_tile_q5_K(int64_t nb, float *s, size_t ss, const void *w,
+                                                                size_t wrb, const void *a, size_t arb, const int NC) {
+    NB_TILE_K4(block_q5_K, nb_q5k_row);
+}
+
+/* One Q6_K weight row against NC tokens: lane t = vec_dot's isum for token t. */
+static inline __attribute__((always_inline)) int32x4_t nb_q6k_row(const block_q6_K *xb, const block_q8_K *const yb[4],
+                                                                   const int NC) {
+    int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+    for (int half = 0; half < 2; half++) {
+        for (int k = 0; k < 2; k++) {
+            int8x16_t wv[4];
+            nb_q6k_chunk(xb, half, k, wv);
+            const int8_t *sc = xb->scales + 8 * half;
+            const int32_t s0 = sc[k], s1 = sc[2 + k], s2 = sc[4 + k], s3 = sc[6 + k];
+            NB_UNROLL for (int t = 0; t < NC; t++) {
+                const int8_t *q8 = yb[t]->qs + 128 * half + 16 * k;
+                int32x4_t v = acc[t];
+                v = vmlaq_n_s32(v, NEON_DOT16(vdupq_n_s32(0), wv[0], vld1q_s8(q8)), s0);
+                v = vmlaq_n_s32(v, NEON_DOT16(vdupq_n_s32(0), wv[1], vld1q_s8(q8 + 32)), s1);
+                v = vmlaq_n_s32(v, NEON_DOT16(vdupq_n_s32(0), wv[2], vld1q_s8(q8 + 64)), s2);
+                v = vmlaq_n_s32(v, NEON_DOT16(vdupq_n_s32(0), wv[3], vld1q_s8(q8 + 96)), s3);
+                acc[t] = v;
+            }
+        }
+    }
+    return nb_reduce4(acc[0], acc[1], acc[2], acc[3]);
+}
+
+static inline __attribute__((always_inline)) void nb_tile_q6_K(int64_t nb, float *s, size_t ss, const void *w,
+                                                                size_t wrb, const void *a, size_t arb, const int NC) {
+    float32x4_t facc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q8_K *yb[4] = {0};
+        NB_UNROLL for (int t = 0; t < NC; t++) yb[t] = (const block_q8_K *)((const char *)a + (size_t)t * arb) + b;
+        int32x4_t isum[4];
+        float hd[4];
+        NB_UNROLL for (int r = 0; r < 4; r++) {
+            const block_q6_K *xb = (const block_q6_K *)((const char *)w + (size_t)r * wrb) + b;
+            isum[r] = nb_q6k_row(xb, yb, NC);
+            hd[r] = nb_half(xb->d);
+        }
+        nb_transpose4(isum);
+        const float32x4_t hdv = vld1q_f32(hd);
+        NB_UNROLL for (int t = 0; t < NC; t++)
+            facc[t] = vaddq_f32(facc[t], vmulq_f32(vmulq_n_f32(hdv, yb[t]->d), vcvtq_f32_s32(isum[t])));
+    }
+    NB_UNROLL for (int t = 0; t < NC; t++) vst1q_f32(s + (size_t)t * ss, facc[t]);
+}
+
 /* The elmk_gemm_fn shape: full 4-row groups go through the tile kernel, four tokens at a
  * time; leftover rows (nr % 4) use vec_dot, which gives the same numbers. */
-#define NB_GEMM(NAME, TILE, VEC_DOT, BLOCK)                                                    \
-    static void NAME(int64_t n, float *s, size_t ss, const void *w, size_t wrb, const void *a, \
-                     size_t arb, int nr, int nc) {                                             \
-        const int64_t nb = n / (BLOCK);                                                        \
-        for (int t0 = 0; t0 < nc; t0 += 4) {                                                   \
-            const int tc = nc - t0 < 4 ? nc - t0 : 4;                                          \
-            const char *at = (const char *)a + (size_t)t0 * arb;                               \
-            float *st = s + (size_t)t0 * ss;                                                   \
-            int r0 = 0;                                                                        \
-            for (; r0 + 4 <= nr; r0 += 4) {                                                    \
-                const char *wr = (const char *)w + (size_t)r0 * wrb;                           \
-                switch (tc) {                                                                  \
-                case 4: TILE(nb, st + r0, ss, wr, wrb, at, arb, 4); break;                    \
-                case 3: TILE(nb, st + r0, ss, wr, wrb, at, arb, 3); break;                    \
-                case 2: TILE(nb, st + r0, ss, wr, wrb, at, arb, 2); break;                    \
-                default: TILE(nb, st + r0, ss, wr, wrb, at, arb, 1); break;                   \
-                }                                                                              \
-            }                                                                                  \
-            for (; r0 < nr; r0++)                                                              \
-                for (int t = 0; t < tc; t++)                                                   \
-                    VEC_DOT(n, st + (size_t)t * ss + r0, (const char *)w + (size_t)r0 * wrb,   \
-                            at + (size_t)t * arb);                                             \
-        }                                                                                      \
+#define NB_GEMM(NAME, TILE, VEC_DOT, BLOCK)                                                         \
+    static void NAME(int64_t n, float *s, size_t ss, const void *w, size_t wrb, const void *a,      \
+                     size_t arb, int nr, int nc) {                                                  \
+        const int64_t nb = n / (BLOCK);                                                             \
+        for (int t0 = 0; t0 < nc; t0 += 4) {                                                        \
+            const int tc = nc - t0 < 4 ? nc - t0 : 4;                                               \
+            const char *at = (const char *)a + (size_t)t0 * arb;                                    \
+            float *st = s + (size_t)t0 * ss;                                                        \
+            int r0 = 0;                                                                             \
+            for (; r0 + 4 <= nr; r0 += 4) {                                                         \
+                const char *wr = (const char *)w + (size_t)r0 * wrb;                                \
+                switch (tc) {                                                                       \
+                case 4: TILE(nb, st + r0, ss, wr, wrb, at, arb, 4); break;                          \
+                case 3: TILE(nb, st + r0, ss, wr, wrb, at, arb, 3); break;                          \
+                case 2: TILE(nb, st + r0, ss, wr, wrb, at, arb, 2); break;                          \
+                default: TILE(nb, st + r0, ss, wr, wrb, at, arb, 1); break;                         \
+                }                                                                                   \
+            }                                                                                       \
+            for (; r0 < nr; r0++)                                                                   \
+                for (int t = 0; t < tc; t++)                                                        \
+                    VEC_DOT(n, st + (size_t)t * ss + r0, (const char *)w + (size_t)r0 * wrb,        \
+                            at + (size_t)t * arb);                                                  \
+        }                                                                                           \
     }
 
 NB_GEMM(nb_gemm_q4_0, nb_tile_q4_0, nb_vec_dot_q4_0, QK4_0)
 NB_GEMM(nb_gemm_q8_0, nb_tile_q8_0, nb_vec_dot_q8_0, QK8_0)
+NB_GEMM(nb_gemm_q4_K, nb_tile_q4_K, nb_vec_dot_q4_K, QK_K)
+NB_GEMM(nb_gemm_q5_K, nb_tile_q5_K, nb_vec_dot_q5_K, QK_K)
+NB_GEMM(nb_gemm_q6_K, nb_tile_q6_K, nb_vec_dot_q6_K, QK_K)
 
 /* ==== Filling the table ==================================================================== */
 
@@ -449,10 +617,13 @@ static void nb_fill_integer_ops(elmk_type_ops table[ELM_TYPE_COUNT]) {
     table[ELM_TYPE_Q5_K].vec_dot = nb_vec_dot_q5_K;
     table[ELM_TYPE_Q6_K].vec_dot = nb_vec_dot_q6_K;
 
-    table[ELM_TYPE_Q4_0].gemm = nb_gemm_q4_0;
-    table[ELM_TYPE_Q4_0].gemm_nr = 4;
-    table[ELM_TYPE_Q4_0].gemm_nc = 4;
-    table[ELM_TYPE_Q8_0].gemm = nb_gemm_q8_0;
-    table[ELM_TYPE_Q8_0].gemm_nr = 4;
-    table[ELM_TYPE_Q8_0].gemm_nc = 4;
+    const struct { uint32_t type; elmk_gemm_fn fn; } tiles[] = {
+        {ELM_TYPE_Q4_0, nb_gemm_q4_0}, {ELM_TYPE_Q8_0, nb_gemm_q8_0}, {ELM_TYPE_Q4_K, nb_gemm_q4_K},
+        {ELM_TYPE_Q5_K, nb_gemm_q5_K}, {ELM_TYPE_Q6_K, nb_gemm_q6_K},
+    };
+    for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
+        table[tiles[i].type].gemm = tiles[i].fn;
+        table[tiles[i].type].gemm_nr = 4;
+        table[tiles[i].type].gemm_nc = 4;
+    }
 }

@@ -16,6 +16,7 @@
 
 #include "kernels.h"
 #include "blas.h"
+#include "packed.h"
 
 /* 16 floats: one 64-byte cache line of y, the unit of the split between threads. */
 #define ROW_CHUNK 16
@@ -32,6 +33,8 @@ size_t elmk_matmul_scratch_bytes(uint32_t wtype, int64_t n_in, int64_t n_tok) {
     const elmk_type_ops *ops = elmk_get_ops(wtype);
     if (!ops || n_in <= 0 || n_tok <= 0) return 0;
     size_t row = act_row_bytes(ops, n_in);
+    size_t prow = elmk_pact_row_bytes(wtype, n_in);   /* the packed path's rows */
+    if (prow > row) row = prow;
     if (row && (size_t)n_tok > SIZE_MAX / row) return SIZE_MAX;   /* cannot be allocated */
     size_t bytes = row * (size_t)n_tok;
     size_t extra = elmk_blas_scratch_bytes(wtype, n_in, n_tok);
@@ -95,6 +98,27 @@ static void rows_dot(const elmk_matmul_params *m, const elmk_type_ops *ops, cons
     }
 }
 
+/* The packed path: activations into the packed format, then whole 16-row groups per
+ * thread (a group is one 64-byte line of y per token). */
+static void matmul_packed(const elmk_matmul_params *m, elmk_packed_fn pk, int ith, int nth,
+                          elmk_barrier_fn barrier, void *barrier_arg) {
+    const size_t prow = elmk_pact_row_bytes(m->wtype, m->n_in);
+    const int64_t nb = m->n_in / elm_type_get_info(m->wtype)->block_size;
+    char *xq = m->xq;
+    if (m->n_tok >= nth) {
+        int64_t t0 = m->n_tok * ith / nth, t1 = m->n_tok * (ith + 1) / nth;
+        for (int64_t t = t0; t < t1; t++) elmk_pact_quantize(m->wtype, m->x + t * m->x_stride, xq + (size_t)t * prow, 0, nb);
+    } else {
+        int64_t b0 = nb * ith / nth, b1 = nb * (ith + 1) / nth;
+        for (int64_t t = 0; t < m->n_tok; t++)
+            elmk_pact_quantize(m->wtype, m->x + t * m->x_stride, xq + (size_t)t * prow, b0, b1);
+    }
+    if (barrier && nth > 1) barrier(barrier_arg);
+    const int64_t ngroups = (m->n_out + ELMK_PACK_ROWS - 1) / ELMK_PACK_ROWS;
+    const int64_t g0 = ngroups * ith / nth, g1 = ngroups * (ith + 1) / nth;
+    if (g0 < g1) pk(m->packed, xq, prow, m->n_tok, m->y, (size_t)m->y_stride, g0, g1);
+}
+
 void elmk_matmul(const elmk_matmul_params *m, int ith, int nth, elmk_barrier_fn barrier, void *barrier_arg) {
     const elmk_type_ops *ops = elmk_get_ops(m->wtype);
     if (!ops || !ops->vec_dot || m->n_out <= 0 || m->n_tok <= 0 || nth <= 0) {
@@ -109,6 +133,13 @@ void elmk_matmul(const elmk_matmul_params *m, int ith, int nth, elmk_barrier_fn 
         /* OpenBLAS threads itself: thread 0 does it all, the others only wait. */
         if (ith == 0) elmk_blas_matmul(m, nth);
         if (barrier && nth > 1) barrier(barrier_arg);
+        return;
+    }
+
+    const elmk_packed_fn pk = m->packed && elmk_packed_matches(m->packed, m->wtype, m->n_out, m->n_in)
+                                  ? elmk_packed_kernel(elmk_active_isa(), m->wtype) : NULL;
+    if (pk) {
+        matmul_packed(m, pk, ith, nth, barrier, barrier_arg);
         return;
     }
 

@@ -10,13 +10,14 @@
 #ifndef ELMK_OPS_H
 #define ELMK_OPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* y[i] = x[i] * (1 / sqrt(mean(x^2) + eps)) * w[i]   (x and y may be the same row) */
 void elmk_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
 
-/* y[i] += x[i] */
-void elmk_add(float *y, const float *x, int64_t n);
+/* y[i] += x[i]   (y and x do not overlap) */
+void elmk_add(float *restrict y, const float *restrict x, int64_t n);
 
 /* g[i] = silu(g[i]) * u[i], silu(v) = v / (1 + exp(-v))   (the SwiGLU gate) */
 void elmk_silu_mul(float *g, const float *u, int64_t n);
@@ -24,14 +25,29 @@ void elmk_silu_mul(float *g, const float *u, int64_t n);
 /* sum_i a[i] * b[i], accumulated in float lanes (vectorisable) */
 float elmk_dot(const float *a, const float *b, int64_t n);
 
-/* y[i] += a * x[i] */
-void elmk_axpy(float *y, float a, const float *x, int64_t n);
+/* y[i] += a * x[i]   (y and x do not overlap) */
+void elmk_axpy(float *restrict y, float a, const float *restrict x, int64_t n);
+
+/* Attention over rows of keys or values, F32 or IEEE half (half = true, raw bits):
+ *   elmk_dot_rows:  s[j] = scale * sum_i q[i] * K[j][i]        for j < n
+ *   elmk_mix_rows:  out[i] = sum_j p[j] * V[j][i]              for i < d
+ * K and V hold n rows of d elements, back to back. */
+void elmk_dot_rows(float *s, const float *q, const void *K, bool half, int64_t n, int64_t d, float scale);
+void elmk_mix_rows(float *restrict out, const float *p, const void *V, bool half, int64_t n, int64_t d);
 
 /* In place: x[i] = exp(x[i] - max) / sum_j exp(x[j] - max); the sum is kept in double. */
 void elmk_softmax(float *x, int64_t n);
 
-/* Round every element of x to the nearest half-precision value (tmp: n halves). */
+/* Round every element of x to the nearest half-precision value, ties to even (tmp: n
+ * halves of work space). */
 void elmk_round_to_fp16(float *x, uint16_t *tmp, int64_t n);
+
+/* The AVX2 + F16C versions (ops_avx2.c, x86-64 builds only); the functions above call
+ * them when the active ISA has them. */
+void elmk_dot_rows_avx2(float *s, const float *q, const void *K, bool half, int64_t n, int64_t d, float scale);
+void elmk_mix_rows_avx2(float *restrict out, const float *p, const void *V, bool half, int64_t n, int64_t d);
+void elmk_round_to_fp16_avx2(float *x, int64_t n);
+void elmk_softmax_avx2(float *x, int64_t n);
 
 /* Rotary position embedding.
  * elmk_rope_angles fills cs[2*i] = cos(theta_i), cs[2*i+1] = sin(theta_i) for the

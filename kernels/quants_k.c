@@ -307,7 +307,7 @@ void elmk_q2_K_from_float_ref(const float *src, void *dst, int64_t n) {
         }
         if (max_min > 0) {
             float iscale = q4scale / max_min;
-            for (int g = 0; g < QK_K / 16; g++) y[i].scales[g] |= (uint8_t)(elmk_nearest_int(iscale * mins[g]) << 4);
+            for (int g = 0; g < QK_K / 16; g++) y[i].scales[g] |= (uint8_t)((unsigned)elmk_nearest_int(iscale * mins[g]) << 4);
             y[i].dmin = elmk_fp32_to_fp16(max_min / q4scale);
         } else {
             y[i].dmin = elmk_fp32_to_fp16(0.f);

@@ -53,7 +53,7 @@ uint64_t elmi_fwd_scratch_layout(const elmi_hparams *hp, uint64_t xq_bytes, elm_
     const uint64_t E = (uint64_t)hp->n_embd, F = (uint64_t)hp->n_ff;
     const uint64_t DK = (uint64_t)hp->head_dim_k, DV = (uint64_t)hp->head_dim_v;
     const uint64_t H = (uint64_t)hp->n_head, HKV = (uint64_t)hp->n_head_kv;
-    const bool convert = kv_type != ELM_KV_F32;   /* F32 caches are read in place */
+    const bool convert = elmi_kv_needs_scratch(kv_type);   /* F32 and F16 are read in place */
     plan p = {0};
 #define PIECE(field, n, sz) do { const uint64_t off = reserve(&p, (n), (sz)); \
                                  if (base) s->field = (void *)(base + off); } while (0)
@@ -98,7 +98,7 @@ elm_status elmi_fwd_scratch_init(elmi_fwd_scratch *s, const elm_model *m, elm_kv
         return elmi_error(ELM_ERR_NOMEM, "out of memory for %llu bytes of scratch (n_ctx %d, n_batch %d)",
                           (unsigned long long)total, n_ctx, n_batch);
     elmi_fwd_scratch_layout(hp, xq, kv_type, n_ctx, n_batch, n_threads, all_logits, s, b);
-    if (kv_type == ELM_KV_F32) s->att_k = s->att_v = NULL;
+    if (!elmi_kv_needs_scratch(kv_type)) s->att_k = s->att_v = NULL;
     s->block = b;
     s->bytes = total;
     s->n_batch = n_batch;
@@ -232,19 +232,18 @@ static void attend(const fwd *f, int32_t l, int32_t t0, int ith, int nth) {
         const int32_t g = u / n_blocks, blk = u % n_blocks;
         const int32_t ta = t0 + (int32_t)((int64_t)n_rows * blk / n_blocks);
         const int32_t tb = t0 + (int32_t)((int64_t)n_rows * (blk + 1) / n_blocks);
-        const float *K = elmi_kv_keys(f->kv, l, g, f->pos0 + tb, kbuf);
-        const float *V = elmi_kv_values(f->kv, l, g, f->pos0 + tb, vbuf);
+        bool k_half, v_half;
+        const void *K = elmi_kv_keys(f->kv, l, g, f->pos0 + tb, kbuf, &k_half);
+        const void *V = elmi_kv_values(f->kv, l, g, f->pos0 + tb, vbuf, &v_half);
         for (int32_t t = ta; t < tb; t++) {
             const int32_t n_vis = f->pos0 + t + 1;         /* causal: itself and everything before */
             for (int32_t h = g * group; h < (g + 1) * group; h++) {
                 memcpy(q, s->q + t * QD + h * dk, (size_t)dk * sizeof *q);
                 if (half) elmk_round_to_fp16(q, h16, dk);
-                for (int32_t j = 0; j < n_vis; j++) p[j] = elmk_dot(q, K + j * dk, dk) * scale;
+                elmk_dot_rows(p, q, K, k_half, n_vis, dk, scale);
                 elmk_softmax(p, n_vis);
                 if (half) elmk_round_to_fp16(p, h16, n_vis);
-                float *out = s->att + t * OD + h * dv;
-                memset(out, 0, (size_t)dv * sizeof *out);
-                for (int32_t j = 0; j < n_vis; j++) elmk_axpy(out, p[j], V + j * dv, dv);
+                elmk_mix_rows(s->att + t * OD + h * dv, p, V, v_half, n_vis, dv);
             }
         }
     }

@@ -28,7 +28,7 @@ typedef struct elmi_fwd_scratch {
     void *xq;                    /* quantized activations (elmk_matmul scratch) */
     /* attention work areas, one per thread */
     float *att_k, *att_v;        /* [n_threads][n_ctx * head_dim]: a head's history as floats
-                                    (NULL for F32 caches, which are read in place) */
+                                    (Q8_0 caches only; F32 and F16 are read in place) */
     float *att_p;                /* [n_threads][n_ctx] scores, then probabilities */
     float *att_q;                /* [n_threads][head_dim_k] one query */
     uint16_t *att_h;             /* [n_threads][max(n_ctx, head_dim_k)] half-precision rounding */

@@ -254,6 +254,9 @@ elm_status elmi_generate_run(elm_context *ctx, elm_sampler *smp, const elm_token
     /* ---- the answer ---- */
     elm_detok_stream ds;
     elm_detok_stream_init(&ds, tok, p.render_special);
+    /* The answer continues the prompt: its first piece keeps its leading space (the stream
+     * would otherwise strip it as if it began a text), as llama.cpp prints it. */
+    ds.at_start = false;
     uint64_t t_prev = 0;   /* when the previous token's text had been delivered */
     for (;;) {
         if (p.should_stop && p.should_stop(p.user)) {

@@ -78,21 +78,21 @@ void elmi_kv_store(elmi_kvcache *c, int32_t layer, int32_t head, int32_t pos, co
     put(c->type, c->v + r * c->v_row_bytes, v, c->head_dim_v);
 }
 
-static const float *get(const elmi_kvcache *c, const unsigned char *base, size_t rb, int32_t dim, int32_t layer,
-                        int32_t head, int32_t n_pos, float *scratch) {
+static const void *get(const elmi_kvcache *c, const unsigned char *base, size_t rb, int32_t dim, int32_t layer,
+                       int32_t head, int32_t n_pos, float *scratch, bool *half) {
     const unsigned char *p = base + row_index(c, layer, head, 0) * rb;
-    const int64_t n = (int64_t)n_pos * dim;
-    switch (c->type) {
-    case ELM_TYPE_F32: return (const float *)p;
-    case ELM_TYPE_F16: elmk_fp16_to_fp32_row((const uint16_t *)p, scratch, n); return scratch;
-    default: elmk_get_ops(c->type)->to_float(p, scratch, n); return scratch;
-    }
+    *half = c->type == ELM_TYPE_F16;
+    if (c->type == ELM_TYPE_F32 || c->type == ELM_TYPE_F16) return p;
+    elmk_get_ops(c->type)->to_float(p, scratch, (int64_t)n_pos * dim);
+    return scratch;
 }
 
-const float *elmi_kv_keys(const elmi_kvcache *c, int32_t layer, int32_t head, int32_t n_pos, float *scratch) {
-    return get(c, c->k, c->k_row_bytes, c->head_dim_k, layer, head, n_pos, scratch);
+const void *elmi_kv_keys(const elmi_kvcache *c, int32_t layer, int32_t head, int32_t n_pos, float *scratch,
+                         bool *half) {
+    return get(c, c->k, c->k_row_bytes, c->head_dim_k, layer, head, n_pos, scratch, half);
 }
 
-const float *elmi_kv_values(const elmi_kvcache *c, int32_t layer, int32_t head, int32_t n_pos, float *scratch) {
-    return get(c, c->v, c->v_row_bytes, c->head_dim_v, layer, head, n_pos, scratch);
+const void *elmi_kv_values(const elmi_kvcache *c, int32_t layer, int32_t head, int32_t n_pos, float *scratch,
+                           bool *half) {
+    return get(c, c->v, c->v_row_bytes, c->head_dim_v, layer, head, n_pos, scratch, half);
 }

@@ -34,10 +34,16 @@ void elmi_kv_free(elmi_kvcache *c);
 /* Write one position of one head, converting from float. */
 void elmi_kv_store(elmi_kvcache *c, int32_t layer, int32_t head, int32_t pos, const float *k, const float *v);
 
-/* Keys (or values) of positions [0, n_pos) of one head as floats: a pointer into the cache
- * for F32 storage, else converted into scratch (n_pos * head_dim floats). */
-const float *elmi_kv_keys(const elmi_kvcache *c, int32_t layer, int32_t head, int32_t n_pos, float *scratch);
-const float *elmi_kv_values(const elmi_kvcache *c, int32_t layer, int32_t head, int32_t n_pos, float *scratch);
+/* Keys (or values) of positions [0, n_pos) of one head: n_pos rows of head_dim elements,
+ * in the cache itself for F32 and F16 storage (*half tells which), or converted to floats
+ * into scratch (n_pos * head_dim floats) for Q8_0. */
+const void *elmi_kv_keys(const elmi_kvcache *c, int32_t layer, int32_t head, int32_t n_pos, float *scratch,
+                         bool *half);
+const void *elmi_kv_values(const elmi_kvcache *c, int32_t layer, int32_t head, int32_t n_pos, float *scratch,
+                           bool *half);
+
+/* True when reading needs a scratch area (elmi_kv_keys / elmi_kv_values convert). */
+static inline bool elmi_kv_needs_scratch(elm_kv_type kind) { return kind == ELM_KV_Q8_0; }
 
 /* True when the stored values are half precision (attention then rounds like ggml does). */
 static inline bool elmi_kv_is_f16(const elmi_kvcache *c) { return c->kind == ELM_KV_F16; }

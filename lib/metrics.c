@@ -191,12 +191,12 @@ static double percentile(const float *sorted, int64_t n, double p) {
     return sorted[rank - 1];
 }
 
-static void latency_stats(const elmi_metrics *m, elm_latency *out) {
+void elmi_latency_stats(const float *samples, int64_t n, elm_latency *out) {
     memset(out, 0, sizeof *out);
-    int64_t n = m->lat_count < ELM_METRICS_LATENCY_RING ? m->lat_count : ELM_METRICS_LATENCY_RING;
-    if (n == 0) return;
+    if (n <= 0) return;
+    if (n > ELM_METRICS_LATENCY_RING) n = ELM_METRICS_LATENCY_RING;
     float sorted[ELM_METRICS_LATENCY_RING];
-    memcpy(sorted, m->lat, (size_t)n * sizeof sorted[0]);
+    memcpy(sorted, samples, (size_t)n * sizeof sorted[0]);
     qsort(sorted, (size_t)n, sizeof sorted[0], cmp_float);
     double sum = 0;
     for (int64_t i = 0; i < n; i++) sum += sorted[i];
@@ -208,9 +208,21 @@ static void latency_stats(const elmi_metrics *m, elm_latency *out) {
     out->max_seconds = sorted[n - 1];
 }
 
-static void energy_figures(const phase_energy *pe, bool have_source, elm_energy_figures *out) {
+/* One phase's figures; phase_tokens is every token of the phase, measured or not. */
+static void energy_figures(const phase_energy *pe, int64_t phase_tokens, const elm_energy_source *src,
+                           const char *error, elm_energy_figures *out) {
     memset(out, 0, sizeof *out);
-    if (!have_source || pe->failures > 0 || pe->tokens == 0 || !(pe->seconds > 0)) return;
+    if (pe->failures > 0) {
+        snprintf(out->note, sizeof out->note, "reading the source failed %lld time(s): %.60s", (long long)pe->failures,
+                 error);
+        return;
+    }
+    if (pe->tokens == 0 || !(pe->seconds > 0)) {
+        snprintf(out->note, sizeof out->note, "%s", phase_tokens == 0 ? "no tokens in this phase"
+                 : src ? "no decode of this phase ran with the energy source attached"
+                       : "no energy source attached");
+        return;
+    }
     out->status = pe->estimated ? ELM_FIGURE_ESTIMATED : ELM_FIGURE_MEASURED;
     out->joules = pe->joules;
     out->seconds = pe->seconds;
@@ -218,6 +230,10 @@ static void energy_figures(const phase_energy *pe, bool have_source, elm_energy_
     out->avg_watts = pe->joules / pe->seconds;
     out->joules_per_token = pe->joules / (double)pe->tokens;
     out->tokens_per_joule = pe->joules > 0 ? (double)pe->tokens / pe->joules : 0;
+    int n = snprintf(out->note, sizeof out->note, "%s", src ? elm_energy_name(src) : "source since detached");
+    if (pe->tokens < phase_tokens && n >= 0 && (size_t)n < sizeof out->note)
+        snprintf(out->note + n, sizeof out->note - (size_t)n, "; covers %lld of %lld tokens", (long long)pe->tokens,
+                 (long long)phase_tokens);
 }
 
 ELM_API elm_status elm_context_get_metrics(const elm_context *ctx, elm_metrics *out) {
@@ -240,7 +256,7 @@ ELM_API elm_status elm_context_get_metrics(const elm_context *ctx, elm_metrics *
     r.prompt_tokens_per_second = r.prompt_seconds > 0 ? (double)r.prompt_tokens / r.prompt_seconds : 0;
     r.gen_tokens_per_second = r.gen_seconds > 0 ? (double)r.gen_tokens / r.gen_seconds : 0;
     r.ttft_seconds = m->ttft_seconds;
-    latency_stats(m, &r.token_latency);
+    elmi_latency_stats(m->lat, m->lat_count, &r.token_latency);
     r.decode_calls = m->decode_calls;
 
     /* memory */
@@ -276,9 +292,8 @@ ELM_API elm_status elm_context_get_metrics(const elm_context *ctx, elm_metrics *
 
     /* energy */
     elm_energy_source *src = m->src ? m->src : elmi_energy_default_source();
-    bool any = src || m->energy[0].tokens || m->energy[1].tokens || m->energy[0].failures || m->energy[1].failures;
-    energy_figures(&m->energy[PHASE_PROMPT], any, &r.prompt_energy);
-    energy_figures(&m->energy[PHASE_GEN], any, &r.gen_energy);
+    energy_figures(&m->energy[PHASE_PROMPT], r.prompt_tokens, src, m->energy_error, &r.prompt_energy);
+    energy_figures(&m->energy[PHASE_GEN], r.gen_tokens, src, m->energy_error, &r.gen_energy);
     if (m->energy[0].failures || m->energy[1].failures)
         snprintf(r.energy_source, sizeof r.energy_source, "%.50s: reading failed: %.80s", src ? elm_energy_name(src) : "source",
                  m->energy_error);

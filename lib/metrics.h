@@ -22,6 +22,9 @@ void elmi_metrics_decode_begin(elmi_metrics *m, int32_t n_tokens);
 /* status: what elm_decode returns; a failed call is neither counted nor timed. */
 void elmi_metrics_decode_end(elmi_metrics *m, int32_t n_tokens, elm_status status);
 
+/* Mean, nearest-rank percentiles and maximum of n latency samples (seconds). */
+void elmi_latency_stats(const float *samples, int64_t n, elm_latency *out);
+
 /* The recorder of a context (context.c provides it). */
 elmi_metrics *elmi_context_metrics(const elm_context *ctx);
 

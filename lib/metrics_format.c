@@ -11,14 +11,14 @@
 
 static double mib(uint64_t b) { return (double)b / (1024.0 * 1024.0); }
 
-static void energy_line(elmi_textbuf *t, const char *what, const elm_energy_figures *e, const char *source) {
+static void energy_line(elmi_textbuf *t, const char *what, const elm_energy_figures *e) {
     if (e->status == ELM_FIGURE_UNAVAILABLE) {
-        elmi_textbuf_printf(t, "  %-10s unavailable (%s)\n", what, source);
+        elmi_textbuf_printf(t, "  %-10s unavailable (%s)\n", what, e->note);
         return;
     }
-    const char *tag = e->status == ELM_FIGURE_ESTIMATED ? " [estimate]" : "";
-    elmi_textbuf_printf(t, "  %-10s %.4g J over %.3f s, %.3g W avg, %.4g J/token, %.4g tokens/J%s\n", what, e->joules,
-                        e->seconds, e->avg_watts, e->joules_per_token, e->tokens_per_joule, tag);
+    const char *tag = e->status == ELM_FIGURE_ESTIMATED ? " [ESTIMATE, not measured]" : "";
+    elmi_textbuf_printf(t, "  %-10s %.4g J over %.3f s, %.3g W avg, %.4g J/token, %.4g tokens/J%s (%s)\n", what,
+                        e->joules, e->seconds, e->avg_watts, e->joules_per_token, e->tokens_per_joule, tag, e->note);
 }
 
 ELM_API size_t elm_metrics_format(const elm_metrics *m, char *buf, size_t cap) {
@@ -53,8 +53,8 @@ ELM_API size_t elm_metrics_format(const elm_metrics *m, char *buf, size_t cap) {
                         mib(m->kv_bytes), mib(m->scratch_bytes));
     elmi_textbuf_printf(&t, "  process    RSS %.2f MiB, peak %.2f MiB\n", mib(m->rss_bytes), mib(m->peak_rss_bytes));
     elmi_textbuf_printf(&t, "energy (%s)\n", m->energy_source);
-    energy_line(&t, "prompt", &m->prompt_energy, m->prompt_tokens ? m->energy_source : "no prompt tokens");
-    energy_line(&t, "generate", &m->gen_energy, m->gen_tokens ? m->energy_source : "no generated tokens");
+    energy_line(&t, "prompt", &m->prompt_energy);
+    energy_line(&t, "generate", &m->gen_energy);
     return t.need;
 }
 
@@ -69,7 +69,9 @@ static void json_energy(elmi_textbuf *t, const char *key, const elm_energy_figur
         else elmi_textbuf_puts(t, "null");
         elmi_textbuf_puts(t, ",");
     }
-    elmi_textbuf_printf(t, "\"tokens\":%lld}", (long long)e->tokens);
+    elmi_textbuf_printf(t, "\"tokens\":%lld,\"note\":", (long long)e->tokens);
+    elmi_textbuf_json_string(t, e->note);
+    elmi_textbuf_puts(t, "}");
 }
 
 ELM_API size_t elm_metrics_format_json(const elm_metrics *m, char *buf, size_t cap) {

@@ -468,6 +468,22 @@ static elm_status build_specials(elm_tokenizer *t, const char *path) {
     return ELM_OK;
 }
 
+/* True when no token has a "▁" (U+2581) at byte offset > 0 that is not preceded by
+ * another "▁": then no token can span a "▁" that follows anything else, and
+ * tokenizer_spm.c may merge the words between such spaces independently. */
+static bool spm_words_independent(const elm_tokenizer *t) {
+    static const char sp[3] = {'\xE2', '\x96', '\x81'};
+    for (int32_t id = 0; id < t->n_vocab; id++) {
+        const char *s = elmi_tok_str(t, id);
+        uint64_t n = elmi_tok_len(t, id);
+        for (uint64_t i = 1; i + 3 <= n; i++) {
+            if (memcmp(s + i, sp, 3) != 0) continue;
+            if (i < 3 || memcmp(s + i - 3, sp, 3) != 0) return false;
+        }
+    }
+    return true;
+}
+
 static elm_status load(elm_tokenizer *t, const elm_gguf *g, const char *path) {
     elm_gguf_string model, pre = {"default", 7};
     if (!has_key(g, "tokenizer.ggml.model"))
@@ -580,6 +596,7 @@ static elm_status load(elm_tokenizer *t, const elm_gguf *g, const char *path) {
         }
     }
 
+    if (t->kind == ELMI_TOK_SPM) t->spm_word_split = spm_words_independent(t);
     for (int b = 0; b < 256; b++) {
         char hex[8];
         snprintf(hex, sizeof hex, "<0x%02X>", b);

@@ -76,6 +76,8 @@ struct elm_tokenizer {
     bool add_space_prefix;   /* SentencePiece's dummy prefix: a space before the text */
     bool clean_spaces;       /* elm_detokenize removes spaces before . , ! ? and some ' */
     bool ignore_merges;      /* BPE: a piece that is a token is emitted whole */
+    bool spm_word_split;     /* SPM: no token has a "▁" that follows something else than
+                                "▁", so words can be merged one at a time */
     int32_t byte_token[256]; /* SPM: <0xXX> (or the 1-byte string) token of each byte, or -1 */
 
     /* special tokens recognised in text: control, user-defined and unknown tokens,

@@ -79,6 +79,10 @@ static spm_bigram heap_pop(spm_state *s) {
     return top;
 }
 
+static inline bool is_space(const char *buf, const spm_sym *y) {
+    return y->n == 3 && memcmp(buf + y->start, "\xE2\x96\x81", 3) == 0;
+}
+
 static bool try_add_bigram(spm_state *s, int32_t left, int32_t right) {
     if (left < 0 || right < 0) return true;
     const spm_sym *l = &s->sym[left], *r = &s->sym[right];
@@ -110,39 +114,58 @@ elm_status elmi_spm_tokenize(const elm_tokenizer *t, const char *text, size_t le
     for (size_t off = 0; off < nb;) {
         size_t n = elmi_utf8_lead_len((unsigned char)buf[off]);
         if (n > nb - off) n = nb - off;
-        sym[n_sym] = (spm_sym){n_sym - 1, off + n == nb ? -1 : n_sym + 1, (uint32_t)off, (uint32_t)n, -1};
+        sym[n_sym] = (spm_sym){-1, -1, (uint32_t)off, (uint32_t)n, -1};
         n_sym++;
         off += n;
     }
 
+    /* Merging is global over the fragment, but where no token can span a symbol boundary
+     * the two sides never interact, and each side merges in the same order on its own.
+     * When the vocabulary allows it (t->spm_word_split), every "▁" that follows something
+     * other than "▁" starts such an independent segment: words merge separately, with a
+     * small heap that stays in cache. */
     spm_state s = {t, buf, sym, NULL, 0, 0, sc};
-    for (int32_t i = 1; i < n_sym; i++) {
-        if (!try_add_bigram(&s, i - 1, i)) goto nomem;
-    }
-    while (s.n_heap > 0) {
-        spm_bigram b = heap_pop(&s);
-        spm_sym *l = &sym[b.left], *r = &sym[b.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size) continue;   /* stale */
-        l->n += r->n;
-        l->id = b.id;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0) sym[r->next].prev = b.left;
-        if (!try_add_bigram(&s, l->prev, b.left)) goto nomem;
-        if (!try_add_bigram(&s, b.left, l->next)) goto nomem;
-    }
-
-    for (int32_t i = 0; i != -1; i = sym[i].next) {
-        const spm_sym *y = &sym[i];
-        int32_t id = y->id >= 0 ? y->id : elmi_tok_token(t, buf + y->start, y->n);
-        if (id >= 0) { elmi_tok_push(o, id); continue; }
-        /* Not a token (only unmerged single characters get here): its bytes. A vocabulary
-         * without the byte's token gives the unknown token (llama.cpp would stop). */
-        for (uint32_t j = 0; j < y->n; j++) {
-            int32_t bt = t->byte_token[(unsigned char)buf[y->start + j]];
-            if (bt < 0) bt = t->unk;
-            if (bt >= 0) elmi_tok_push(o, bt);
+    for (int32_t a = 0; a < n_sym;) {
+        int32_t b = a + 1;
+        if (t->spm_word_split) {
+            while (b < n_sym && !(is_space(buf, &sym[b]) && !is_space(buf, &sym[b - 1]))) b++;
+        } else {
+            b = n_sym;
         }
+        for (int32_t i = a; i < b; i++) {
+            sym[i].prev = i > a ? i - 1 : -1;
+            sym[i].next = i + 1 < b ? i + 1 : -1;
+        }
+        s.n_heap = 0;
+        for (int32_t i = a + 1; i < b; i++) {
+            if (!try_add_bigram(&s, i - 1, i)) goto nomem;
+        }
+        while (s.n_heap > 0) {
+            spm_bigram g = heap_pop(&s);
+            spm_sym *l = &sym[g.left], *r = &sym[g.right];
+            if (l->n == 0 || r->n == 0 || l->n + r->n != g.size) continue;   /* stale */
+            l->n += r->n;
+            l->id = g.id;
+            r->n = 0;
+            l->next = r->next;
+            if (r->next >= 0) sym[r->next].prev = g.left;
+            if (!try_add_bigram(&s, l->prev, g.left)) goto nomem;
+            if (!try_add_bigram(&s, g.left, l->next)) goto nomem;
+        }
+        for (int32_t i = a; i != -1; i = sym[i].next) {
+            const spm_sym *y = &sym[i];
+            int32_t id = y->id >= 0 ? y->id : elmi_tok_token(t, buf + y->start, y->n);
+            if (id >= 0) { elmi_tok_push(o, id); continue; }
+            /* Not a token (only unmerged single characters get here): its bytes. A
+             * vocabulary without the byte's token gives the unknown token (llama.cpp
+             * would stop). */
+            for (uint32_t j = 0; j < y->n; j++) {
+                int32_t bt = t->byte_token[(unsigned char)buf[y->start + j]];
+                if (bt < 0) bt = t->unk;
+                if (bt >= 0) elmi_tok_push(o, bt);
+            }
+        }
+        a = b;
     }
     return o->failed ? elmi_error(ELM_ERR_NOMEM, "tokenize: out of memory for the token list") : ELM_OK;
 nomem:

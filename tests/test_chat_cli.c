@@ -240,29 +240,36 @@ static void start(session *s, char *const argv[]) {
     }
 }
 
-/* Read what the terminal shows until `want` appears at or after offset `from`; returns the
- * offset just after it. Fails on timeout or if the program exits first. */
+/* Read once from the terminal (whatever arrives within the timeout); fails if nothing comes
+ * or the program has left. */
+static void read_some(session *s, const char *waiting_for) {
+    struct pollfd pfd = {s->fd, POLLIN, 0};
+    int r = poll(&pfd, 1, TIMEOUT_MS);
+    if (r <= 0) {
+        fprintf(stderr, "timed out waiting for \"%s\"; the terminal shows:\n%s\n", waiting_for, s->out.p);
+        fail();
+    }
+    char tmp[4096], clean[4096];
+    ssize_t n = read(s->fd, tmp, sizeof tmp);
+    if (n <= 0) {
+        fprintf(stderr, "the program left while we waited for \"%s\"; the terminal shows:\n%s\n", waiting_for,
+                s->out.p);
+        fail();
+    }
+    size_t m = 0;
+    for (ssize_t i = 0; i < n; i++)
+        if (tmp[i] != '\r') clean[m++] = tmp[i];
+    buf_add(&s->out, clean, m);
+}
+
+/* Read until `want` appears at or after offset `from`; returns the offset just after it. */
 static size_t wait_for(session *s, const char *want, size_t from) {
     for (;;) {
         if (s->out.len >= from) {
             const char *hit = strstr(s->out.p + from, want);
             if (hit) return (size_t)(hit - s->out.p) + strlen(want);
         }
-        struct pollfd pfd = {s->fd, POLLIN, 0};
-        int r = poll(&pfd, 1, TIMEOUT_MS);
-        if (r <= 0) {
-            fprintf(stderr, "timed out waiting for \"%s\"; the terminal shows:\n%s\n", want, s->out.p);
-            fail();
-        }
-        char tmp[4096], clean[4096];
-        ssize_t n = read(s->fd, tmp, sizeof tmp);
-        if (n <= 0) {
-            fprintf(stderr, "the program left while we waited for \"%s\"; the terminal shows:\n%s\n", want, s->out.p);
-            fail();
-        }
-        size_t m = 0;
-        for (ssize_t i = 0; i < n; i++) if (tmp[i] != '\r') clean[m++] = tmp[i];
-        buf_add(&s->out, clean, m);
+        read_some(s, want);
     }
 }
 
@@ -304,11 +311,13 @@ static void interactive_two_turns_ctrl_c_at_the_prompt_and_quit(void **state) {
     snprintf(line, sizeof line, "%s\n", golden_prompt);
     type(&s, line);
     at = wait_for(&s, line, at);   /* the terminal's echo */
+    size_t end = wait_for(&s, "\n> ", at);
+    /* exactly the answer between the echo and the next prompt */
+    assert_int_equal(end - 3 - at, strlen(golden_text));
+    assert_memory_equal(s.out.p + at, golden_text, strlen(golden_text));
+    at = end;
     char answer[4096];
     snprintf(answer, sizeof answer, "%s\n> ", golden_text);
-    at = wait_for(&s, answer, at);
-    /* nothing but the answer between the echo and the next prompt */
-    assert_memory_equal(s.out.p + at - strlen(answer), answer, strlen(answer));
 
     /* turn 2 continues the same story (the history is kept) */
     type(&s, " The next day,\n");
@@ -346,7 +355,7 @@ static void ctrl_c_stops_an_answer_not_the_program(void **state) {
     type(&s, "Tell me a long story\n");
     at = wait_for(&s, "Tell me a long story\n", at);
     /* the first bytes of the answer: then interrupt it */
-    while (s.out.len <= at) wait_for(&s, "", s.out.len + 1 > s.out.len ? s.out.len : at);
+    while (s.out.len <= at) read_some(&s, "the answer");
     type(&s, "\x03");
     at = wait_for(&s, "[stopped]", at);
     at = wait_for(&s, "> ", at);

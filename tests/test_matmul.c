@@ -3,8 +3,8 @@
  *  - every SIMD vec_dot (each type, each ISA this CPU has) against the scalar reference
  *    vec_dot, on random rows of many lengths: the integer block sums are the same, only
  *    the float accumulation order differs, so they agree to 1e-5 of sum |w_i a_i|;
- *  - the tile kernels (gemm) give exactly the bits of vec_dot, so results do not depend
- *    on how the driver tiles or splits the work;
+ *  - the tile kernels (gemm) agree with vec_dot, and every tile shape gives the same bits,
+ *    so results do not depend on how the driver tiles or splits the work;
  *  - elmk_matmul for every type x ISA x n_tok {1,3,7,64,130} x threads {1,2,3}, run by real
  *    pthreads meeting at a real barrier, against a double-precision product of the
  *    dequantized weights and the dequantized quantized activations; with strides, with
@@ -123,9 +123,9 @@ static void simd_vec_dot_matches_scalar(void **state) {
     if (ni > 0) assert_true(checked > 0);
 }
 
-/* ==== gemm tiles: the same bits as vec_dot ================================================ */
+/* ==== gemm tiles: any tile shape gives the same bits, close to vec_dot ================== */
 
-static void gemm_tiles_equal_vec_dot(void **state) {
+static void gemm_tiles_consistent(void **state) {
     (void)state;
     uint64_t rng = 7;
     int tiles = 0;
@@ -136,9 +136,10 @@ static void gemm_tiles_equal_vec_dot(void **state) {
             const elmk_type_ops *ops = elmk_get_ops_isa(t, (elmk_isa)isa);
             if (!ops->gemm) continue;
             const int64_t bs = elm_type_get_info(t)->block_size;
-            const int64_t n = bs == 1 ? 200 : (bs == 32 ? 7 * 32 : 3 * 256);
+            const int64_t n = bs == 1 ? 203 : (bs == 32 ? 7 * 32 : 3 * 256);
             const size_t wrb = elm_type_row_bytes(t, n), arb = elm_type_row_bytes(ops->vec_dot_type, n);
             const int nr = ops->gemm_nr, nc = ops->gemm_nc;
+            assert_true(nr >= 1 && nc >= 1 && 16 % nr == 0);   /* tiles never straddle a 16-row chunk */
             char *w = malloc(wrb * (size_t)nr), *a = malloc(arb * (size_t)nc);
             assert_non_null(w);
             assert_non_null(a);
@@ -152,12 +153,26 @@ static void gemm_tiles_equal_vec_dot(void **state) {
                 memcpy(a + (size_t)c * arb, row, arb);
                 free(row);
             }
-            /* every tile shape up to the full one, as the driver uses at the edges */
+            float full[64 * 64];
+            const size_t ss = (size_t)nr + 3;
+            assert_true(ss * (size_t)nc <= sizeof full / sizeof full[0]);
+            ops->gemm(n, full, ss, w, wrb, a, arb, nr, nc);
+            for (int c = 0; c < nc; c++) {
+                for (int r = 0; r < nr; r++) {
+                    float want;
+                    ops->vec_dot(n, &want, w + (size_t)r * wrb, a + (size_t)c * arb);
+                    const double tol = 1e-5 * abs_terms(t, w + (size_t)r * wrb, ops->vec_dot_type, a + (size_t)c * arb, n);
+                    if (!(fabs((double)full[(size_t)c * ss + (size_t)r] - want) <= tol)) {
+                        print_error("%s %s gemm[%d][%d] = %.9g, vec_dot %.9g\n", tname(t), elmk_isa_name((elmk_isa)isa),
+                                    c, r, full[(size_t)c * ss + (size_t)r], want);
+                        fail();
+                    }
+                }
+            }
+            /* every smaller tile shape, as the driver uses at the edges: the same bits */
             for (int tr = 1; tr <= nr; tr++) {
                 for (int tc = 1; tc <= nc; tc++) {
                     float s[64 * 64];
-                    const size_t ss = (size_t)nr + 3;
-                    assert_true(ss * (size_t)nc <= sizeof s / sizeof s[0]);
                     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) s[i] = -12345.0f;
                     ops->gemm(n, s, ss, w, wrb, a, arb, tr, tc);
                     for (int c = 0; c < nc; c++) {
@@ -167,11 +182,9 @@ static void gemm_tiles_equal_vec_dot(void **state) {
                                 assert_true(got == -12345.0f);   /* outside the tile: untouched */
                                 continue;
                             }
-                            float want;
-                            ops->vec_dot(n, &want, w + (size_t)r * wrb, a + (size_t)c * arb);
-                            if (memcmp(&got, &want, sizeof got) != 0) {
-                                print_error("%s %s tile %dx%d: s[%d][%d] = %.9g, vec_dot %.9g\n", tname(t),
-                                            elmk_isa_name((elmk_isa)isa), tr, tc, c, r, got, want);
+                            if (memcmp(&got, &full[(size_t)c * ss + (size_t)r], sizeof got) != 0) {
+                                print_error("%s %s tile %dx%d: s[%d][%d] = %.9g, full tile %.9g\n", tname(t),
+                                            elmk_isa_name((elmk_isa)isa), tr, tc, c, r, got, full[(size_t)c * ss + (size_t)r]);
                                 fail();
                             }
                         }
@@ -183,6 +196,9 @@ static void gemm_tiles_equal_vec_dot(void **state) {
             free(a);
         }
     }
+    /* the float types have tile kernels on every x86 SIMD path */
+    for (int isa = ELMK_ISA_AVX2; isa <= ELMK_ISA_AVX512; isa++)
+        if (elmk_isa_available((elmk_isa)isa)) assert_non_null(elmk_get_ops_isa(ELM_TYPE_F16, (elmk_isa)isa)->gemm);
     (void)tiles;
 }
 
@@ -367,6 +383,8 @@ static void matmul_all_types_isas_threads(void **state) {
             size_t pb = 0;
             free(packed);
             packed = elmk_repack(t, p.w, p.wrb, p.n_out, p.n_in, &pb);
+            if (isa == ELMK_ISA_AVX512 && elmk_cpu()->avx512vnni && bs > 1) assert_non_null(packed);
+            if (packed) assert_true(pb >= p.wrb * (size_t)p.n_out);
             for (int k = 0; k < nts; k++) {
                 for (int nth = 1; nth <= 3; nth++) {
                     check_matmul(&p, toks[k], nth, NULL, false, "plain");
@@ -396,8 +414,12 @@ static void scratch_sizes(void **state) {
     (void)state;
     /* F32-activation types need no scratch unless the BLAS path needs a panel */
     assert_int_equal(elmk_matmul_scratch_bytes(ELM_TYPE_F32, 4096, 1), 0);
-    assert_int_equal(elmk_matmul_scratch_bytes(ELM_TYPE_Q4_0, 4096, 3), 3 * elm_type_row_bytes(ELM_TYPE_Q8_0, 4096));
-    assert_int_equal(elmk_matmul_scratch_bytes(ELM_TYPE_Q4_K, 4096, 2), 2 * elm_type_row_bytes(ELM_TYPE_Q8_K, 4096));
+    /* room for the activation rows, plain (Q8_0 / Q8_K blocks) or packed, and no more */
+    const size_t q8 = elm_type_row_bytes(ELM_TYPE_Q8_0, 4096), q8k = elm_type_row_bytes(ELM_TYPE_Q8_K, 4096);
+    assert_true(elmk_matmul_scratch_bytes(ELM_TYPE_Q4_0, 4096, 3) >= 3 * q8);
+    assert_true(elmk_matmul_scratch_bytes(ELM_TYPE_Q4_0, 4096, 3) <= 2 * 3 * q8);
+    assert_true(elmk_matmul_scratch_bytes(ELM_TYPE_Q4_K, 4096, 2) >= 2 * q8k);
+    assert_true(elmk_matmul_scratch_bytes(ELM_TYPE_Q4_K, 4096, 2) <= 2 * 2 * q8k);
     /* an overflowing size cannot be allocated: SIZE_MAX, never a wrapped small number */
     assert_true(elmk_matmul_scratch_bytes(ELM_TYPE_Q8_0, (int64_t)1 << 40, (int64_t)1 << 40) == SIZE_MAX);
     assert_int_equal(elmk_matmul_scratch_bytes(ELM_TYPE_Q8_0, 0, 1), 0);
@@ -406,7 +428,7 @@ static void scratch_sizes(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(simd_vec_dot_matches_scalar),
-        cmocka_unit_test(gemm_tiles_equal_vec_dot),
+        cmocka_unit_test(gemm_tiles_consistent),
         cmocka_unit_test(matmul_all_types_isas_threads),
         cmocka_unit_test(matmul_more_threads_than_rows),
         cmocka_unit_test(scratch_sizes),

@@ -1,0 +1,15 @@
+/* fill_x86.h: the helpers that dot_avx2.c / dot_avx512.c call from their elmk_fill_ops_*
+ * to install the tile and packed kernels of the other x86 files (internal).
+ * Must not: be included outside kernels/.
+ */
+#ifndef ELMK_FILL_X86_H
+#define ELMK_FILL_X86_H
+
+#include "kernels.h"
+
+void elmk_fill_float_gemm_avx2(elmk_type_ops table[ELM_TYPE_COUNT]);     /* gemm_float_avx2.c */
+void elmk_fill_float_gemm_avx512(elmk_type_ops table[ELM_TYPE_COUNT]);   /* gemm_float_avx512.c */
+void elmk_fill_packed_avx2(void);                                        /* gemm_avx2.c */
+void elmk_fill_packed_avx512(void);                                      /* gemm_avx512.c (needs VNNI) */
+
+#endif

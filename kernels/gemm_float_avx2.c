@@ -1,0 +1,84 @@
+/* gemm_float_avx2.c: AVX2 tile kernels for float weights (F32, F16, BF16) against float
+ * activations: 2 weight rows x 6 tokens per call, 12 accumulators (of 16 ymm registers),
+ * so each weight vector (converted to f32 once) feeds 6 FMAs and each activation vector 2.
+ * Partial tiles repeat their last row/token (reads stay in bounds, the arithmetic of each
+ * output is the same whatever the tile shape) and store only the valid part.
+ * Must not: read past n elements of a row or past the nr rows / nc tokens given.
+ */
+#include "kernels.h"
+#include "fill_x86.h"
+#include "simd_x86.h"
+
+#define NR 2
+#define NC 6
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+enum { F_F32, F_F16, F_BF16 };
+
+static ALWAYS_INLINE __m256 load_w(const uint8_t *p, int64_t k, const int kind) {
+    if (kind == F_F32) return _mm256_loadu_ps((const float *)p + k);
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + k));
+    if (kind == F_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+static ALWAYS_INLINE float load_w1(const uint8_t *p, int64_t k, const int kind) {
+    uint16_t h;
+    if (kind == F_F32) return ((const float *)p)[k];
+    memcpy(&h, (const uint16_t *)p + k, 2);
+    if (kind == F_F16) return x86_h2f(h);
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static ALWAYS_INLINE void float_tile(int64_t n, float *s, size_t ss, const void *vw, size_t wrb, const void *va,
+                                     size_t arb, int nr, int nc, const int kind) {
+    const uint8_t *wr[NR];
+    const float *ar[NC];
+    for (int i = 0; i < NR; i++) wr[i] = (const uint8_t *)vw + (size_t)(i < nr ? i : nr - 1) * wrb;
+    for (int j = 0; j < NC; j++) ar[j] = (const float *)((const uint8_t *)va + (size_t)(j < nc ? j : nc - 1) * arb);
+    __m256 acc[NR][NC];
+    for (int i = 0; i < NR; i++)
+        for (int j = 0; j < NC; j++) acc[i][j] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256 w[NR];
+        for (int i = 0; i < NR; i++) w[i] = load_w(wr[i], k, kind);
+        for (int j = 0; j < NC; j++) {
+            const __m256 x = _mm256_loadu_ps(ar[j] + k);
+            for (int i = 0; i < NR; i++) acc[i][j] = _mm256_fmadd_ps(w[i], x, acc[i][j]);
+        }
+    }
+    /* the last n % 8 elements one at a time, into lane 0 */
+    for (; k < n; k++) {
+        for (int j = 0; j < NC; j++) {
+            const __m256 x = _mm256_setr_ps(ar[j][k], 0, 0, 0, 0, 0, 0, 0);
+            for (int i = 0; i < NR; i++)
+                acc[i][j] = _mm256_fmadd_ps(_mm256_setr_ps(load_w1(wr[i], k, kind), 0, 0, 0, 0, 0, 0, 0), x, acc[i][j]);
+        }
+    }
+    for (int j = 0; j < nc; j++)
+        for (int i = 0; i < nr; i++) s[(size_t)j * ss + (size_t)i] = x86_hsum_ps256(acc[i][j]);
+}
+
+static void gemm_f32(int64_t n, float *s, size_t ss, const void *w, size_t wrb, const void *a, size_t arb, int nr, int nc) {
+    float_tile(n, s, ss, w, wrb, a, arb, nr, nc, F_F32);
+}
+static void gemm_f16(int64_t n, float *s, size_t ss, const void *w, size_t wrb, const void *a, size_t arb, int nr, int nc) {
+    float_tile(n, s, ss, w, wrb, a, arb, nr, nc, F_F16);
+}
+static void gemm_bf16(int64_t n, float *s, size_t ss, const void *w, size_t wrb, const void *a, size_t arb, int nr, int nc) {
+    float_tile(n, s, ss, w, wrb, a, arb, nr, nc, F_BF16);
+}
+
+void elmk_fill_float_gemm_avx2(elmk_type_ops table[ELM_TYPE_COUNT]) {
+    const uint32_t types[3] = {ELM_TYPE_F32, ELM_TYPE_F16, ELM_TYPE_BF16};
+    const elmk_gemm_fn fns[3] = {gemm_f32, gemm_f16, gemm_bf16};
+    for (int i = 0; i < 3; i++) {
+        table[types[i]].gemm = fns[i];
+        table[types[i]].gemm_nr = NR;
+        table[types[i]].gemm_nc = NC;
+    }
+}
