@@ -131,17 +131,20 @@ asan:
 # NEON kernels, cross-compiled and run under qemu-user on a CPU with and without dotprod.
 # Debian has no aarch64 static libcmocka, so tests/cross/cmocka_min.c (the runner and
 # assert_* part of cmocka, built against the host's cmocka.h) stands in for it there.
+# test_kernels checks every kernel against the scalar reference, test_matmul the driver
+# (tiles, threads) on top of them. qemu's "max" CPU has asimddp, cortex-a57 does not.
 NEON_CC ?= aarch64-linux-gnu-gcc
+NEON_TESTS := build-aarch64/tests/test_kernels build-aarch64/tests/test_matmul
 test-neon:
 	@mkdir -p build-aarch64/cmocka
 	$(NEON_CC) $(CSTD) $(WARN) -O2 -D_GNU_SOURCE -c tests/cross/cmocka_min.c -o build-aarch64/cmocka/cmocka_min.o
 	rm -f build-aarch64/cmocka/libcmocka.a && ar rcs build-aarch64/cmocka/libcmocka.a build-aarch64/cmocka/cmocka_min.o
 	$(MAKE) --no-print-directory BUILD=build-aarch64 CC=$(NEON_CC) BLAS=0 \
-	    EXTRA_CFLAGS="-static -Lbuild-aarch64/cmocka" EXTRA_LDFLAGS=-static build-aarch64/tests/test_kernels
+	    EXTRA_CFLAGS="-static -Lbuild-aarch64/cmocka" EXTRA_LDFLAGS=-static $(NEON_TESTS)
 	QEMU_CPU=max    ELM_EXPECT_ISA=neon_dotprod SHARED=$(SHARED) \
-	    sh tests/run.sh --qemu build-aarch64/tests/test_kernels
+	    sh tests/run.sh --qemu $(NEON_TESTS)
 	QEMU_CPU=cortex-a57 ELM_EXPECT_ISA=neon SHARED=$(SHARED) \
-	    sh tests/run.sh --qemu build-aarch64/tests/test_kernels
+	    sh tests/run.sh --qemu $(NEON_TESTS)
 
 # libFuzzer targets, each run for a bounded time (FUZZ_SECONDS) on its seed corpus
 # (tests/fuzz/corpus_NAME when present). The library is built once, by clang, into

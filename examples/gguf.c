@@ -201,7 +201,14 @@ static void print_human(const elm_gguf *g) {
         elm_gguf_string k = elm_gguf_key_name(g, i);
         elm_gguf_value v;
         if (elm_gguf_key_value(g, i, &v) != ELM_OK) continue;
-        printf("  %-40.*s %-8s = ", (int)k.len, k.data, vtype_name(v.type));
+        /* names are valid UTF-8 but may hold control characters: keep one key per line */
+        int shown = 0;
+        fputs("  ", stdout);
+        for (uint64_t c = 0; c < k.len; c++) {
+            unsigned char ch = (unsigned char)k.data[c];
+            shown += ch < 0x20 || ch == 0x7f ? printf("\\x%02x", ch) : (putchar(ch), 1);
+        }
+        printf("%*s %-8s = ", shown < 40 ? 40 - shown : 0, "", vtype_name(v.type));
         print_value(g, &v, false);
         putchar('\n');
     }

@@ -118,8 +118,8 @@ typedef struct elm_gguf_value {
 } elm_gguf_value;
 
 ELM_API elm_status elm_gguf_key_value(const elm_gguf *g, int64_t i, elm_gguf_value *out);
-/* Element i of an array value (i < arr.n). O(1) for fixed-size and string elements
- * (after the first walk), O(i) for nested arrays. */
+/* Element i of an array value (i < arr.n). O(1) for fixed-size elements, O(log keys) for
+ * the strings of a key's array (indexed at open), O(i) inside nested arrays. */
 ELM_API elm_status elm_gguf_array_elem(const elm_gguf *g, const elm_gguf_value *array, uint64_t i,
                                        elm_gguf_value *out);
 

@@ -238,16 +238,20 @@ ELM_API elm_status elm_resident_bytes(const void *addr, size_t len, uint64_t *ou
  * What a model will need at a given context, computed from the GGUF header alone (no
  * tensor data is read), so a user can tell whether it fits a 4 GB or 8 GB device. The
  * total is what the process's resident set grows by once the model is loaded (weights
- * fully faulted in) and a context has evaluated a full batch. */
+ * fully faulted in) and every position of the context has been written, not counting the
+ * program's own machine code (some hundreds of KiB, the same whatever the model). */
 
 typedef struct elm_memory_estimate {
     uint64_t file_bytes;         /* the mapping: all of the file, once faulted in */
     uint64_t weights_bytes;      /* of which tensor data */
     uint64_t repacked_bytes;     /* weight copies built at load (0 without repacking) */
     uint64_t kv_bytes;           /* KV cache at n_ctx */
-    uint64_t scratch_bytes;      /* activations, logits, quantized-activation buffers */
-    uint64_t overhead_bytes;     /* tokenizer tables, tensor index, thread stacks */
-    uint64_t total_bytes;        /* the sum of all above but weights_bytes */
+    uint64_t scratch_bytes;      /* activations, logits, quantized-activation buffers, as
+                                    allocated (elm_context_get_memory says the same) */
+    uint64_t overhead_bytes;     /* tokenizer tables, tensor index, structs, thread stacks */
+    uint64_t total_bytes;        /* file + repacked + kv + scratch + overhead; without
+                                    use_blas, less the BLAS panel of the scratch, which is
+                                    then allocated but never touched */
 } elm_memory_estimate;
 
 /* n_ctx 0 = the model's context length. mparams/cparams may be NULL (defaults); the

@@ -69,4 +69,6 @@ void elmk_fill_ops_avx2(elmk_type_ops table[ELM_TYPE_COUNT]) {
     table[ELM_TYPE_BF16].vec_dot = vec_dot_bf16;
     table[ELM_TYPE_F32].vec_dot = vec_dot_f32;
     elmk_fill_float_gemm_avx2(table);
+    elmk_fill_quant_avx2(table);
+    elmk_fill_packed_avx2();
 }

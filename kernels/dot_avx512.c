@@ -57,6 +57,7 @@ void elmk_fill_ops_avx512(elmk_type_ops table[ELM_TYPE_COUNT]) {
     table[ELM_TYPE_BF16].vec_dot = vec_dot_bf16;
     table[ELM_TYPE_F32].vec_dot = vec_dot_f32;
     elmk_fill_float_gemm_avx512(table);
+    elmk_fill_quant_avx512(table);
     /* dispatch.c runs this inside its one-time initialisation, so ask the CPU directly */
     if (!__builtin_cpu_supports("avx512vnni")) return;
     table[ELM_TYPE_Q4_0].vec_dot = vec_dot_q4_0;

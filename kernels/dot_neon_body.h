@@ -9,8 +9,10 @@
  * Every kernel forms the same integer sums per block (or per K-quant sub-block scale) as
  * the scalar reference, exactly, and then combines them with the block scales in floats
  * with the reference's expression, block by block in order, so a NEON dot product equals
- * the scalar one bit for bit. The tile kernels use the same arithmetic per (row, token)
- * pair, so gemm and vec_dot agree bit for bit too.
+ * the scalar one bit for bit (with ISO C's no-contraction default, i.e. gcc -std=c11; a
+ * compiler that fuses a*b+c into fma on one side only leaves rounding-level differences).
+ * The tile kernels use the same arithmetic per (row, token) pair, so gemm and vec_dot
+ * agree bit for bit too.
  *
  * Must not: be included anywhere but dot_neon*.c; read outside the n/block-size blocks.
  */
@@ -194,13 +196,12 @@ static void nb_vec_dot_q2_K(int64_t n, float *s, const void *w, const void *a) {
  * the low 4 bits of scales 0..7 (low nibbles) and 8..15 (high nibbles); bytes 8..11 hold
  * the top 2 bits, scale j's in byte 8 + j%4 at bit 2*(j/4). */
 static inline int8x16_t nb_q3k_scales(const uint8_t *p) {
-    uint8_t sc[16];
-    for (int j = 0; j < 16; j++) {
-        const uint8_t low = j < 8 ? (uint8_t)(p[j] & 0xF) : (uint8_t)(p[j - 8] >> 4);
-        const uint8_t high = (uint8_t)((p[8 + (j & 3)] >> (2 * (j >> 2))) & 3);
-        sc[j] = (uint8_t)(low | high << 4);
-    }
-    return vsubq_s8(vreinterpretq_s8_u8(vld1q_u8(sc)), vdupq_n_s8(32));
+    static const int8_t top_shift[16] = {0, 0, 0, 0, -2, -2, -2, -2, -4, -4, -4, -4, -6, -6, -6, -6};
+    const uint8x8_t lo8 = vld1_u8(p);
+    const uint8x16_t low = vcombine_u8(vand_u8(lo8, vdup_n_u8(0xF)), vshr_n_u8(lo8, 4));
+    const uint8x16_t tops = vreinterpretq_u8_u32(vdupq_n_u32(nb_load_u32(p + 8)));   /* bytes 8..11, 4 times */
+    const uint8x16_t high = vandq_u8(vshlq_u8(tops, vld1q_s8(top_shift)), vdupq_n_u8(3));
+    return vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(low, vshlq_n_u8(high, 4))), vdupq_n_s8(32));
 }
 
 static void nb_vec_dot_q3_K(int64_t n, float *s, const void *w, const void *a) {
@@ -223,10 +224,11 @@ static void nb_vec_dot_q3_K(int64_t n, float *s, const void *w, const void *a) {
                 const uint8x16_t bit = vdupq_n_u8((uint8_t)(1u << (4 * half + j)));
                 const uint8x16_t la = vandq_u8(vshlq_u8(qa, vdupq_n_s8((int8_t)-sh)), m3);
                 const uint8x16_t lb = vandq_u8(vshlq_u8(qb, vdupq_n_s8((int8_t)-sh)), m3);
-                const int8x16_t wa = vsubq_s8(vreinterpretq_s8_u8(la), vreinterpretq_s8_u8(vbicq_u8(four, vtstq_u8(hm0, bit))));
-                const int8x16_t wb = vsubq_s8(vreinterpretq_s8_u8(lb), vreinterpretq_s8_u8(vbicq_u8(four, vtstq_u8(hm1, bit))));
+                const uint8x16_t sa = vbicq_u8(four, vtstq_u8(hm0, bit)), sb = vbicq_u8(four, vtstq_u8(hm1, bit));
+                const int8x16_t wa = vsubq_s8(vreinterpretq_s8_u8(la), vreinterpretq_s8_u8(sa));
+                const int8x16_t wb = vsubq_s8(vreinterpretq_s8_u8(lb), vreinterpretq_s8_u8(sb));
                 acc = nb_scaled16(acc, wa, q8, scales[8 * half + 2 * j]);
-                acc = nb_scaled16(acc, wb, q8 + 16, scales[8 * half + 2 * j]);
+                acc = nb_scaled16(acc, wb, q8 + 16, scales[8 * half + 2 * j + 1]);
                 q8 += 32;
             }
         }

@@ -12,6 +12,13 @@
 #define NR 4
 #define NC 6
 #define ALWAYS_INLINE inline __attribute__((always_inline))
+#if defined(__clang__)
+#define UNROLL_ALL _Pragma("clang loop unroll(full)")
+#elif defined(__GNUC__)
+#define UNROLL_ALL _Pragma("GCC unroll 16")
+#else
+#define UNROLL_ALL
+#endif
 
 enum { F_F32, F_F16, F_BF16 };
 
@@ -33,31 +40,33 @@ static ALWAYS_INLINE void float_tile(int64_t n, float *s, size_t ss, const void 
                                      size_t arb, int nr, int nc, const int kind) {
     const uint8_t *wr[NR];
     const float *ar[NC];
-    for (int i = 0; i < NR; i++) wr[i] = (const uint8_t *)vw + (size_t)(i < nr ? i : nr - 1) * wrb;
-    for (int j = 0; j < NC; j++) ar[j] = (const float *)((const uint8_t *)va + (size_t)(j < nc ? j : nc - 1) * arb);
+    UNROLL_ALL for (int i = 0; i < NR; i++) wr[i] = (const uint8_t *)vw + (size_t)(i < nr ? i : nr - 1) * wrb;
+    UNROLL_ALL for (int j = 0; j < NC; j++)
+        ar[j] = (const float *)((const uint8_t *)va + (size_t)(j < nc ? j : nc - 1) * arb);
     __m512 acc[NR][NC];
-    for (int i = 0; i < NR; i++)
-        for (int j = 0; j < NC; j++) acc[i][j] = _mm512_setzero_ps();
+    UNROLL_ALL for (int i = 0; i < NR; i++)
+        UNROLL_ALL for (int j = 0; j < NC; j++) acc[i][j] = _mm512_setzero_ps();
     int64_t k = 0;
     for (; k + 16 <= n; k += 16) {
         __m512 w[NR];
-        for (int i = 0; i < NR; i++) w[i] = load_w(wr[i], k, kind);
-        for (int j = 0; j < NC; j++) {
+        UNROLL_ALL for (int i = 0; i < NR; i++) w[i] = load_w(wr[i], k, kind);
+        UNROLL_ALL for (int j = 0; j < NC; j++) {
             const __m512 x = _mm512_loadu_ps(ar[j] + k);
-            for (int i = 0; i < NR; i++) acc[i][j] = _mm512_fmadd_ps(w[i], x, acc[i][j]);
+            UNROLL_ALL for (int i = 0; i < NR; i++) acc[i][j] = _mm512_fmadd_ps(w[i], x, acc[i][j]);
         }
     }
     if (k < n) {
         const __mmask16 m = (__mmask16)((1u << (n - k)) - 1);
         __m512 w[NR];
-        for (int i = 0; i < NR; i++) w[i] = load_w_tail(wr[i], k, m, kind);
-        for (int j = 0; j < NC; j++) {
+        UNROLL_ALL for (int i = 0; i < NR; i++) w[i] = load_w_tail(wr[i], k, m, kind);
+        UNROLL_ALL for (int j = 0; j < NC; j++) {
             const __m512 x = _mm512_maskz_loadu_ps(m, ar[j] + k);
-            for (int i = 0; i < NR; i++) acc[i][j] = _mm512_fmadd_ps(w[i], x, acc[i][j]);
+            UNROLL_ALL for (int i = 0; i < NR; i++) acc[i][j] = _mm512_fmadd_ps(w[i], x, acc[i][j]);
         }
     }
-    for (int j = 0; j < nc; j++)
-        for (int i = 0; i < nr; i++) s[(size_t)j * ss + (size_t)i] = x86_hsum_ps512(acc[i][j]);
+    UNROLL_ALL for (int j = 0; j < NC; j++)
+        UNROLL_ALL for (int i = 0; i < NR; i++)
+            if (i < nr && j < nc) s[(size_t)j * ss + (size_t)i] = x86_hsum_ps512(acc[i][j]);
 }
 
 static void gemm_f32(int64_t n, float *s, size_t ss, const void *w, size_t wrb, const void *a, size_t arb, int nr, int nc) {

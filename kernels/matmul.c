@@ -2,13 +2,20 @@
  *
  * Two phases per call, run by every thread of the caller's pool with its own ith:
  *   1. quantize this thread's share of the activation rows into the shared scratch xq
- *      (in the weight type's vec_dot_type; F32 activations are used in place), then wait
- *      at the caller's barrier so every thread sees all of xq;
+ *      (F32 activations are used in place), then wait at the caller's barrier so every
+ *      thread sees all of xq. With fewer rows than threads, rows are split by blocks, so
+ *      a single token is quantized by all threads;
  *   2. compute this thread's share of the output rows, in chunks of 16 rows so that no
- *      two threads write into the same 64-byte line of y, with the type's tile kernel
- *      (several weight rows x several tokens per call) or else its dot product.
- * A row r of y[t] is always computed by the same kernel arithmetic whatever nth is, so the
- * result does not depend on the number of threads.
+ *      two threads write into the same 64-byte line of y.
+ * Three ways to do phase 2, in order of preference:
+ *   - packed: m->packed was made by elmk_repack for this matrix and the active ISA has a
+ *     kernel for it (every quantized type on x86): xq holds packed activations, each
+ *     thread runs the kernel on its groups of 16 rows, for one token or many;
+ *   - BLAS: long prompts with float weights, when allowed (blas.c; thread 0 only);
+ *   - the type's tile kernel (float types: several rows x several tokens per call) over
+ *     panels of rows that stay in L2 while all the tokens pass, or else its dot product.
+ * Every output is computed by the same arithmetic whatever nth is, so the result does not
+ * depend on the number of threads.
  * Must not: allocate, print, or know what a layer is.
  */
 #include <stdint.h>

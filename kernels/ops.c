@@ -81,7 +81,8 @@ static inline float half_to_float(uint16_t h) {
     memcpy(&f, &u, sizeof f);
     f *= 0x1p112f;
     memcpy(&u, &f, sizeof u);
-    u = em >= 0x7C00u ? 0x7F800000u | ((em & 0x3FFu) << 13) : u;
+    const uint32_t special = 0u - (uint32_t)(em >= 0x7C00u);          /* all ones for inf/NaN */
+    u = (u & ~special) | ((0x7F800000u | ((em & 0x3FFu) << 13)) & special);
     u |= (uint32_t)(h & 0x8000u) << 16;
     memcpy(&f, &u, sizeof f);
     return f;

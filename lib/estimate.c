@@ -6,8 +6,10 @@
  *   repack    for each matrix the kernels repack, the size of the packed copy, found by
  *             packing a small zeroed slice of the same width and scaling by the row count
  *   KV        layers x KV heads x n_ctx x (key row + value row), rows in the cache type
- *   scratch   the forward pass's one block (forward.c elmi_scratch_init), same layout
+ *   scratch   the forward pass's one block, by forward.c's own layout function
  *   overhead  tokenizer tables, the GGUF index, model structs, worker thread stacks
+ * Not counted: the program's own machine code (the library's and libc's pages, some
+ * hundreds of KiB), which depends on the program, not on the model, and is shared.
  * Must not: read tensor data, or allocate more than a small probe for the repack ratio.
  */
 #include <stdio.h>
@@ -17,7 +19,9 @@
 
 #include "edgelm.h"
 #include "error.h"
+#include "forward.h"
 #include "kernels.h"
+#include "model.h"
 
 static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
@@ -25,17 +29,6 @@ static uint64_t pow2_at_least(uint64_t n, uint64_t start) {
     uint64_t s = start;
     while (s < n && s < (UINT64_MAX >> 2)) s *= 2;
     return s;
-}
-
-/* An offset plan like forward.c's: 64-byte aligned pieces, overflow tracked. */
-typedef struct plan { uint64_t bytes; bool overflow; } plan;
-
-static void reserve(plan *p, uint64_t n, uint64_t sz) {
-    const uint64_t off = (p->bytes + 63) / 64 * 64;
-    if (sz && n > (UINT64_MAX / 4) / sz) p->overflow = true;
-    const uint64_t b = p->overflow ? 0 : n * sz;
-    if (off > UINT64_MAX / 4 - b) p->overflow = true;
-    p->bytes = p->overflow ? 0 : off + b;
 }
 
 typedef struct shape {
@@ -85,22 +78,30 @@ static bool is_matmul_weight(const elm_gguf_tensor *t, bool tied) {
     return strncmp(t->name, "blk.", 4) == 0 || strcmp(t->name, "output.weight") == 0;
 }
 
-/* Bytes the kernels' packed copy of this matrix takes (0 when they keep the file's layout):
- * pack a zeroed slice of r rows (r divides the row count) and scale. */
+/* Bytes the kernels' packed copy of this matrix takes (0 when they keep the file's
+ * layout). Two zeroed probes of 64 and 128 rows give the cost per row and the fixed part,
+ * whatever the layout's row grouping (any power of two up to 64): the estimate is then off
+ * by less than one group of rows. */
+static uint64_t probe_repack(const elm_gguf_tensor *t, size_t row, int64_t rows) {
+    void *probe = calloc((size_t)rows, row);
+    if (!probe) return 0;
+    size_t bytes = 0;
+    void *packed = elmk_repack(t->type, probe, row, rows, t->ne[0], &bytes);
+    free(packed);
+    free(probe);
+    return packed ? (uint64_t)bytes : 0;
+}
+
 static uint64_t repack_bytes(const elm_gguf_tensor *t) {
     const size_t row = elm_type_row_bytes(t->type, t->ne[0]);
     const int64_t n_out = t->ne[1];
     if (!row || n_out < 1) return 0;
-    int64_t r = 1;
-    for (int64_t c = 64; c > 1; c /= 2)
-        if (n_out % c == 0) { r = c; break; }
-    void *probe = calloc((size_t)r, row);
-    if (!probe) return 0;
-    size_t bytes = 0;
-    void *packed = elmk_repack(t->type, probe, row, r, t->ne[0], &bytes);
-    free(packed);
-    free(probe);
-    return packed ? (uint64_t)bytes * (uint64_t)(n_out / r) : 0;
+    const uint64_t b64 = probe_repack(t, row, 64);
+    if (!b64) return 0;
+    const uint64_t b128 = probe_repack(t, row, 128);
+    if (b128 < b64) return 0;
+    const uint64_t per_row = (b128 - b64) / 64, fixed = b64 > 64 * per_row ? b64 - 64 * per_row : 0;
+    return fixed + (uint64_t)n_out * per_row;
 }
 
 /* Bytes of the strings of a string array (and how many there are). */
@@ -132,8 +133,9 @@ static uint64_t overhead(const elm_gguf *g, int32_t n_threads) {
     if (n_merge) b += 16 * pow2_at_least(2 * n_merge, 64) + s_merge / 4;
     /* GGUF index: string offsets of every string array, keys, tensors and their names */
     b += 8 * (n_tok + n_merge) + 96 * (uint64_t)elm_gguf_n_keys(g) + 160 * (uint64_t)elm_gguf_n_tensors(g);
-    /* model structs and per-thread stacks actually touched */
-    b += 64 * 1024 + (uint64_t)n_threads * 32 * 1024;
+    /* model and context structs, malloc's own bookkeeping, and the stack pages each
+       worker thread touches (measured: a few pages) */
+    b += 32 * 1024 + (uint64_t)n_threads * 16 * 1024;
     return b;
 }
 
@@ -172,7 +174,7 @@ ELM_API elm_status elm_estimate_memory(const char *path, int32_t n_ctx, elm_kv_t
     memset(&r, 0, sizeof r);
     r.file_bytes = elm_gguf_file_size(g);
     const bool tied = elm_gguf_find_tensor(g, "output.weight") == NULL;
-    uint64_t xq = 0;
+    uint64_t xq = 0, xq_plain = 0;
     for (int64_t i = 0; i < elm_gguf_n_tensors(g); i++) {
         const elm_gguf_tensor *t = elm_gguf_tensor_at(g, i);
         r.weights_bytes += t->bytes;
@@ -181,6 +183,8 @@ ELM_API elm_status elm_estimate_memory(const char *path, int32_t n_ctx, elm_kv_t
         size_t need = elmk_matmul_scratch_bytes(t->type, t->ne[0], B);
         if (need == SIZE_MAX) { elm_gguf_close(g); return elmi_error(ELM_ERR_NOMEM, "%s: n_batch %lld is too large", path, (long long)B); }
         xq = max_u64(xq, need);
+        /* Without BLAS only the quantized activations are ever written: B rows of one. */
+        xq_plain = max_u64(xq_plain, (uint64_t)elmk_matmul_scratch_bytes(t->type, t->ne[0], 1) * (uint64_t)B);
     }
 
     /* KV cache */
@@ -194,39 +198,36 @@ ELM_API elm_status elm_estimate_memory(const char *path, int32_t n_ctx, elm_kv_t
     const uint64_t rows = (uint64_t)s.n_layer * (uint64_t)s.n_head_kv * (uint64_t)C;
     r.kv_bytes = rows * (kb + vb);
 
-    /* Scratch: forward.c's layout, piece by piece. */
-    const uint64_t E = (uint64_t)s.n_embd, F = (uint64_t)s.n_ff, Bu = (uint64_t)B, Tu = (uint64_t)T, Cu = (uint64_t)C;
-    const uint64_t QD = (uint64_t)(s.n_head * s.head_k), KD = (uint64_t)(s.n_head_kv * s.head_k);
-    const uint64_t VD = (uint64_t)(s.n_head_kv * s.head_v), OD = (uint64_t)(s.n_head * s.head_v);
-    const bool convert = kv_type != ELM_KV_F32;
-    plan p = { 0, false };
-    reserve(&p, Bu * E, 4);
-    reserve(&p, Bu * E, 4);
-    reserve(&p, Bu * QD, 4);
-    reserve(&p, Bu * KD, 4);
-    reserve(&p, Bu * VD, 4);
-    reserve(&p, Bu * OD, 4);
-    reserve(&p, Bu * F, 4);
-    reserve(&p, Bu * F, 4);
-    reserve(&p, Bu * (uint64_t)s.n_rot, 4);
-    reserve(&p, (cp.all_logits ? Bu : 1) * (uint64_t)s.n_vocab, 4);
-    reserve(&p, xq, 1);
-    reserve(&p, convert ? Tu * Cu * (uint64_t)s.head_k : 0, 4);
-    reserve(&p, convert ? Tu * Cu * (uint64_t)s.head_v : 0, 4);
-    reserve(&p, Tu * Cu, 4);
-    reserve(&p, Tu * (uint64_t)s.head_k, 4);
-    reserve(&p, Tu * max_u64(Cu, (uint64_t)s.head_k), 2);
-    reserve(&p, 0, 1);
-    if (p.overflow) {
+    /* Scratch: the forward pass's own layout for these shapes. */
+    elmi_hparams hp;
+    memset(&hp, 0, sizeof hp);
+    hp.n_vocab = (int32_t)s.n_vocab;
+    hp.n_embd = (int32_t)s.n_embd;
+    hp.n_layer = (int32_t)s.n_layer;
+    hp.n_head = (int32_t)s.n_head;
+    hp.n_head_kv = (int32_t)s.n_head_kv;
+    hp.head_dim_k = (int32_t)s.head_k;
+    hp.head_dim_v = (int32_t)s.head_v;
+    hp.n_ff = (int32_t)s.n_ff;
+    hp.n_rot = (int32_t)s.n_rot;
+    hp.n_ctx_train = (int32_t)s.n_ctx_train;
+    r.scratch_bytes = elmi_fwd_scratch_layout(&hp, xq, kv_type, (int32_t)C, (int32_t)B, (int32_t)T, cp.all_logits, NULL, NULL);
+    if (r.scratch_bytes == 0) {
         elm_gguf_close(g);
         return elmi_error(ELM_ERR_NOMEM, "%s: scratch for n_ctx %lld and n_batch %lld is too large", path, (long long)C,
                           (long long)B);
     }
-    r.scratch_bytes = p.bytes;
+    /* The BLAS panel inside the scratch is allocated but never touched when BLAS is off. */
+    uint64_t scratch_touched = r.scratch_bytes;
+    if (!cp.use_blas && xq_plain < xq) {
+        uint64_t plain = elmi_fwd_scratch_layout(&hp, xq_plain, kv_type, (int32_t)C, (int32_t)B, (int32_t)T,
+                                                 cp.all_logits, NULL, NULL);
+        if (plain && plain < scratch_touched) scratch_touched = plain;
+    }
     r.overhead_bytes = overhead(g, (int32_t)T);
     elm_gguf_close(g);
 
-    r.total_bytes = r.file_bytes + r.repacked_bytes + r.kv_bytes + r.scratch_bytes + r.overhead_bytes;
+    r.total_bytes = r.file_bytes + r.repacked_bytes + r.kv_bytes + scratch_touched + r.overhead_bytes;
     *out = r;
     return ELM_OK;
 }

@@ -845,11 +845,13 @@ static void ref_forward(const tiny *t, const elm_token *toks, int n, float *logi
     free(x); free(h); free(q); free(att); free(o); free(g); free(u); free(p); free(K); free(Vc); free(lg);
 }
 
+static const char *tmp_dir;     /* made on first use, removed by remove_tmp_files */
+
 static const char *tmp_path(const char *name) {
-    static const char *dir;
     static char buf[4][4096];
     static int next;
-    if (!dir) dir = elmt_tmpdir();
+    if (!tmp_dir) tmp_dir = elmt_tmpdir();
+    const char *dir = tmp_dir;
     assert_non_null(dir);
     char *b = buf[next++ & 3];
     snprintf(b, sizeof buf[0], "%s/%s", dir, name);
@@ -992,6 +994,15 @@ static void hostile_models_give_clear_errors(void **state) {
     assert_int_equal(elm_model_load(NULL, NULL, &m), ELM_ERR_INVALID_ARG);
 }
 
+static int remove_tmp_files(void **state) {
+    (void)state;
+    if (!tmp_dir) return 0;
+    const char *names[] = {"tiny.gguf", "bad.gguf", "ok.gguf", "junk.gguf"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) remove(tmp_path(names[i]));
+    remove(tmp_dir);
+    return 0;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_model_matches_llama_cpp),
@@ -1003,5 +1014,5 @@ int main(void) {
         cmocka_unit_test(tiny_models_match_the_reference),
         cmocka_unit_test(hostile_models_give_clear_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, remove_tmp_files);
 }
