@@ -148,19 +148,20 @@ test-neon:
 
 # libFuzzer targets, each run for a bounded time (FUZZ_SECONDS) on its seed corpus
 # (tests/fuzz/corpus_NAME when present). The library is built once, by clang, into
-# build-fuzz with coverage instrumentation and the sanitizers, each file with its own
+# $(BUILD)-fuzz with coverage instrumentation and the sanitizers, each file with its own
 # instruction-set flags (so generic code never contains AVX-512 the CPU may lack); a
 # target that crashes fails `make fuzz` and prints the end of its log.
 FUZZ_SECONDS ?= 30
 FUZZ_CFLAGS  := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined
+FUZZ_BUILD   := $(BUILD)-fuzz
 fuzz:
-	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang BLAS=0 CFLAGS="$(FUZZ_CFLAGS)" build-fuzz/lib/libedgelm.a
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang BLAS=0 CFLAGS="$(FUZZ_CFLAGS)" $(FUZZ_BUILD)/lib/libedgelm.a
 	@mkdir -p $(BUILD)/fuzz
 	@set -e; for f in $(FUZZ_SRC); do \
 	    n=$$(basename $$f .c); \
 	    clang $(CSTD) $(FUZZ_CFLAGS) $(FUZZ_LDFLAGS) -D_GNU_SOURCE -pthread -Iinclude -Ilib -Ikernels \
-	        $$f build-fuzz/lib/libedgelm.a -o $(BUILD)/fuzz/$$n -lm; \
+	        $$f $(FUZZ_BUILD)/lib/libedgelm.a -o $(BUILD)/fuzz/$$n -lm; \
 	    mkdir -p $(BUILD)/fuzz/$$n.corpus; \
 	    seeds=""; [ -d tests/fuzz/corpus_$$n ] && seeds=tests/fuzz/corpus_$$n; \
 	    echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \

@@ -442,6 +442,18 @@ static bool write_file(const char *dir, const char *name, const elmi_textbuf *t)
     return ok;
 }
 
+/* Values spanning more than a factor 30 read better on a log axis. */
+static bool wide_range(const elmi_plot_point *p, int n, bool x) {
+    double lo = INFINITY, hi = 0;
+    for (int i = 0; i < n; i++) {
+        double v = x ? p[i].x : p[i].y;
+        if (!(v > 0) || !isfinite(v)) return false;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    return n > 1 && hi > 30 * lo;
+}
+
 /* "llama 11M Q4_0" -> "Q4_0": the quantization, for labels. */
 static const char *short_type(const char *model_type) {
     const char *s = strrchr(model_type, ' ');
@@ -487,7 +499,7 @@ static bool write_report(const options *o, const result *rs, int n, const char *
     char ylabel[64];
     snprintf(ylabel, sizeof ylabel, "%s speed, tokens/s", have_gen ? "generation" : "prompt");
     elmi_plot plot = { "Speed vs memory", "peak resident memory of each configuration (model + context)",
-                       "peak RSS, MiB", ylabel, false, false, true, series, o->n_models, pts, np };
+                       "peak RSS, MiB", ylabel, false, wide_range(pts, np, false), true, series, o->n_models, pts, np };
     elmi_textbuf t;
     elmi_textbuf_growing(&t);
     elmi_svg_scatter(&t, &plot);
@@ -510,7 +522,8 @@ static bool write_report(const options *o, const result *rs, int n, const char *
             }
         char sub[200];
         snprintf(sub, sizeof sub, "%s%.160s", any_estimate ? "ESTIMATE, not measured: " : "energy from ", energy_desc);
-        elmi_plot ep = { "Speed vs energy", sub, "joules per token", ylabel, false, false, true, series, o->n_models, pts, np };
+        elmi_plot ep = { "Speed vs energy", sub, "joules per token", ylabel, wide_range(pts, np, true),
+                         wide_range(pts, np, false), true, series, o->n_models, pts, np };
         elmi_textbuf_growing(&t);
         elmi_svg_scatter(&t, &ep);
         ok = write_file(o->report_dir, "speed_vs_energy.svg", &t) && ok;

@@ -95,6 +95,9 @@ static const char *const isa_names[ELMK_ISA_COUNT] = {"scalar", "avx2", "avx512"
 static elmk_type_ops tables[ELMK_ISA_COUNT][ELM_TYPE_COUNT];
 static bool available[ELMK_ISA_COUNT];
 static atomic_int active = ELMK_ISA_SCALAR;
+/* Two onces: the fill functions run inside init() and may ask elmk_cpu() what the CPU
+ * has, which must not wait on init's own once. */
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 #define OPS(T, vdt, name) \
@@ -141,7 +144,7 @@ static elmk_isa best_isa(void) {
 }
 
 static void init(void) {
-    detect_cpu();
+    pthread_once(&cpu_once, detect_cpu);
     memcpy(tables[ELMK_ISA_SCALAR], scalar_ops, sizeof scalar_ops);
     available[ELMK_ISA_SCALAR] = true;
 #if defined(__x86_64__)
@@ -175,7 +178,7 @@ static inline void ensure_init(void) { pthread_once(&init_once, init); }
 /* ==== Public (internal API) ============================================================== */
 
 const elmk_cpu_features *elmk_cpu(void) {
-    ensure_init();
+    pthread_once(&cpu_once, detect_cpu);
     return &cpu;
 }
 

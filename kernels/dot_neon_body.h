@@ -370,66 +370,69 @@ static void nb_vec_dot_q6_K(int64_t n, float *s, const void *w, const void *a) {
     *s = sumf;
 }
 
-/* ==== Tile kernels: 4 weight rows x up to 4 tokens (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) ==== */
+/* ==== Tile kernels: 4 weight rows x up to 4 tokens (all but Q2_K, Q3_K) ================ */
 
 /* Fully unrolled small loops keep the tile's accumulators in registers. */
 #define NB_UNROLL _Pragma("GCC unroll 4")
 
-/* One tile of NR=4 rows by nc (1..4) tokens. For each block the four weight rows are
- * unpacked once into registers and reused for every token; the four row sums for one token
- * are gathered into one vector (lane = row) and scaled lane-wise with the same float
- * operations vec_dot uses, so each lane equals vec_dot's result for that pair. */
-#define NB_TILE_BODY(UNPACK, COMBINE)                                                               \
+/* One tile of NR=4 rows by nc (1..4) tokens of a 32-element block type. For each block
+ * the four weight rows are unpacked once into registers (UNPACK sets wl[r], wh[r], dxs[r]
+ * and, for the types with a min, mxs[r]) and reused for every token; the four row sums for
+ * one token are gathered into one vector (lane = row) and scaled lane-wise by COMBINE with
+ * the same float operations vec_dot uses, so each lane equals vec_dot's result. */
+#define NB_TILE_BODY(ACT_T, UNPACK, COMBINE)                                                        \
     do {                                                                                            \
         float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};      \
         for (int64_t b = 0; b < nb; b++) {                                                          \
             int8x16_t wl[4], wh[4];                                                                 \
-            float dxs[4];                                                                           \
+            float dxs[4], mxs[4] = {0, 0, 0, 0};                                                    \
             NB_UNROLL for (int r = 0; r < 4; r++) { UNPACK; }                                       \
-            const float32x4_t dx = vld1q_f32(dxs);                                                  \
+            const float32x4_t dx = vld1q_f32(dxs), mx = vld1q_f32(mxs);                             \
+            (void)mx;                                                                               \
             NB_UNROLL for (int t = 0; t < NC; t++) {                                                \
-                const block_q8_0 *yb = (const block_q8_0 *)((const char *)a + (size_t)t * arb) + b; \
+                const ACT_T *yb = (const ACT_T *)((const char *)a + (size_t)t * arb) + b;           \
                 const int8x16_t y0 = vld1q_s8(yb->qs), y1 = vld1q_s8(yb->qs + 16);                  \
                 int32x4_t p[4];                                                                     \
                 NB_UNROLL for (int r = 0; r < 4; r++)                                               \
                     p[r] = NEON_DOT16(NEON_DOT16(vdupq_n_s32(0), wl[r], y0), wh[r], y1);            \
                 const int32x4_t sums = vpaddq_s32(vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3]));  \
                 const float32x4_t fs = vcvtq_f32_s32(sums);                                         \
-                const float dy = nb_half(yb->d);                                                    \
                 acc[t] = vaddq_f32(acc[t], COMBINE);                                                \
             }                                                                                       \
         }                                                                                           \
         NB_UNROLL for (int t = 0; t < NC; t++) vst1q_f32(s + (size_t)t * ss, acc[t]);               \
     } while (0)
 
-/* Q4_0 and Q8_0 both scale a block by (dx * dy) * (float)sumi. */
-static inline __attribute__((always_inline)) void nb_tile_q4_0(int64_t nb, float *s, size_t ss, const void *w,
-                                                                size_t wrb, const void *a, size_t arb, const int NC) {
-    NB_TILE_BODY(
-        {
-            const block_q4_0 *xb = (const block_q4_0 *)((const char *)w + (size_t)r * wrb) + b;
-            nb_unpack_q4(xb->qs, 8, &wl[r], &wh[r]);
-            dxs[r] = nb_half(xb->d);
-        },
-        vmulq_f32(vmulq_n_f32(dx, dy), fs));
-}
+/* vec_dot's block step: (dx * dy) * (float)sumi, plus mx * sy for the types with a min. */
+#define NB_SCALE_D(yb) vmulq_f32(vmulq_n_f32(dx, nb_half((yb)->d)), fs)
+#define NB_SCALE_DM(yb) vaddq_f32(NB_SCALE_D(yb), vmulq_n_f32(mx, nb_half((yb)->s)))
 
-static inline __attribute__((always_inline)) void nb_tile_q8_0(int64_t nb, float *s, size_t ss, const void *w,
-                                                                size_t wrb, const void *a, size_t arb, const int NC) {
-    NB_TILE_BODY(
-        {
-            const block_q8_0 *xb = (const block_q8_0 *)((const char *)w + (size_t)r * wrb) + b;
-            wl[r] = vld1q_s8(xb->qs);
-            wh[r] = vld1q_s8(xb->qs + 16);
-            dxs[r] = nb_half(xb->d);
-        },
-        vmulq_f32(vmulq_n_f32(dx, dy), fs));
-}
+#define NB_TILE_FN(NAME, BLOCK_T, ACT_T, UNPACK, COMBINE)                                           \
+    static inline __attribute__((always_inline)) void NAME(int64_t nb, float *s, size_t ss,         \
+                                                           const void *w, size_t wrb, const void *a, \
+                                                           size_t arb, const int NC) {              \
+        NB_TILE_BODY(ACT_T,                                                                         \
+            const BLOCK_T *xb = (const BLOCK_T *)((const char *)w + (size_t)r * wrb) + b;           \
+            UNPACK, COMBINE);                                                                       \
+    }
 
-/* K-quant tiles (4 rows x NC tokens per 256-element super-block). Each row is decoded one
- * 64-element chunk at a time into four int8x16 vectors and used for every token; the
- * integer sums go to one int32x4 accumulator per (row, token), and the float step per
- * super-block is vec_dot's, lane-wise over the four rows. */
+NB_TILE_FN(nb_tile_q8_0, block_q8_0, block_q8_0,
+           wl[r] = vld1q_s8(xb->qs); wh[r] = vld1q_s8(xb->qs + 16); dxs[r] = nb_half(xb->d), NB_SCALE_D(yb))
+NB_TILE_FN(nb_tile_q4_0, block_q4_0, block_q8_0,
+           nb_unpack_q4(xb->qs, 8, &wl[r], &wh[r]); dxs[r] = nb_half(xb->d), NB_SCALE_D(yb))
+NB_TILE_FN(nb_tile_q5_0, block_q5_0, block_q8_0,
+           nb_unpack_q5(xb->qs, xb->qh, 16, &wl[r], &wh[r]); dxs[r] = nb_half(xb->d), NB_SCALE_D(yb))
+NB_TILE_FN(nb_tile_q4_1, block_q4_1, block_q8_1,
+           nb_unpack_q4(xb->qs, 0, &wl[r], &wh[r]); dxs[r] = nb_half(xb->d); mxs[r] = nb_half(xb->m), NB_SCALE_DM(yb))
+NB_TILE_FN(nb_tile_q5_1, block_q5_1, block_q8_1,
+           nb_unpack_q5(xb->qs, xb->qh, 0, &wl[r], &wh[r]); dxs[r] = nb_half(xb->d); mxs[r] = nb_half(xb->m),
+           NB_SCALE_DM(yb))
+
+/* K-quant tiles (4 rows x NC tokens per 256-element super-block). The rows are taken one
+ * after another: each is decoded one 64-element chunk at a time into four int8x16 vectors
+ * that serve every token, with one int32x4 accumulator per token (few enough registers
+ * that nothing spills). The per-row sums are then transposed to one vector per token
+ * (lane = row) for the float step, which is vec_dot's, lane-wise. */
 
 /* Lane r of the result = the sum of the lanes of v[r]. */
 static inline int32x4_t nb_reduce4(int32x4_t v0, int32x4_t v1, int32x4_t v2, int32x4_t v3) {
@@ -600,6 +603,9 @@ static inline __attribute__((always_inline)) void nb_tile_q6_K(int64_t nb, float
 
 NB_GEMM(nb_gemm_q4_0, nb_tile_q4_0, nb_vec_dot_q4_0, QK4_0)
 NB_GEMM(nb_gemm_q8_0, nb_tile_q8_0, nb_vec_dot_q8_0, QK8_0)
+NB_GEMM(nb_gemm_q4_1, nb_tile_q4_1, nb_vec_dot_q4_1, QK4_1)
+NB_GEMM(nb_gemm_q5_0, nb_tile_q5_0, nb_vec_dot_q5_0, QK5_0)
+NB_GEMM(nb_gemm_q5_1, nb_tile_q5_1, nb_vec_dot_q5_1, QK5_1)
 NB_GEMM(nb_gemm_q4_K, nb_tile_q4_K, nb_vec_dot_q4_K, QK_K)
 NB_GEMM(nb_gemm_q5_K, nb_tile_q5_K, nb_vec_dot_q5_K, QK_K)
 NB_GEMM(nb_gemm_q6_K, nb_tile_q6_K, nb_vec_dot_q6_K, QK_K)
@@ -620,7 +626,8 @@ static void nb_fill_integer_ops(elmk_type_ops table[ELM_TYPE_COUNT]) {
     table[ELM_TYPE_Q6_K].vec_dot = nb_vec_dot_q6_K;
 
     const struct { uint32_t type; elmk_gemm_fn fn; } tiles[] = {
-        {ELM_TYPE_Q4_0, nb_gemm_q4_0}, {ELM_TYPE_Q8_0, nb_gemm_q8_0}, {ELM_TYPE_Q4_K, nb_gemm_q4_K},
+        {ELM_TYPE_Q4_0, nb_gemm_q4_0}, {ELM_TYPE_Q4_1, nb_gemm_q4_1}, {ELM_TYPE_Q5_0, nb_gemm_q5_0},
+        {ELM_TYPE_Q5_1, nb_gemm_q5_1}, {ELM_TYPE_Q8_0, nb_gemm_q8_0}, {ELM_TYPE_Q4_K, nb_gemm_q4_K},
         {ELM_TYPE_Q5_K, nb_gemm_q5_K}, {ELM_TYPE_Q6_K, nb_gemm_q6_K},
     };
     for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {

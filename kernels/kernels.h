@@ -77,8 +77,11 @@ typedef struct elmk_type_ops {
 } elmk_type_ops;
 
 /* Each ISA's files provide one function that overwrites the entries it accelerates in a
- * table pre-filled with the scalar ops (dispatch.c calls it once, for each ISA compiled
- * into this build: x86_64 builds have avx2/avx512, aarch64 builds have neon/neon_dotprod). */
+ * table pre-filled with the ops of the ISA below it (avx2 and neon: scalar; avx512: avx2;
+ * neon_dotprod: neon). dispatch.c calls it once for each ISA compiled into this build and
+ * present on the CPU (x86_64 builds have avx2/avx512, aarch64 builds neon/neon_dotprod).
+ * It runs while the dispatch table is being built: it may call elmk_cpu(), but no other
+ * dispatch function (elmk_get_ops*, elmk_isa_available, ...), which would deadlock. */
 void elmk_fill_ops_avx2(elmk_type_ops table[ELM_TYPE_COUNT]);
 void elmk_fill_ops_avx512(elmk_type_ops table[ELM_TYPE_COUNT]);
 void elmk_fill_ops_neon(elmk_type_ops table[ELM_TYPE_COUNT]);

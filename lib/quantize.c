@@ -278,9 +278,13 @@ static void convert_rows(void *arg, int ith, int nth) {
 
 static elm_status fill_tensor(void *dst, uint64_t bytes, void *user) {
     qjob *j = user;
+    const elm_gguf_tensor *t = j->in;
+    uint64_t want = (uint64_t)elm_type_row_bytes(j->out_type, t->ne[0]) * (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]);
+    if (bytes != want)
+        return elmi_error(ELM_ERR_INTERNAL, "quantize: tensor '%s' needs %llu bytes, the writer has %llu", t->name,
+                          (unsigned long long)want, (unsigned long long)bytes);
     j->dst = dst;
     elmi_pool_run(j->ctx->pool, convert_rows, j);
-    (void)bytes;
     return ELM_OK;
 }
 

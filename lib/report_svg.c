@@ -20,6 +20,33 @@ typedef struct axis {
     int pix0, pix1;              /* pixel positions of lo and hi */
 } axis;
 
+/* A label's box, to keep labels from covering each other. */
+typedef struct box { double x0, y0, x1, y1; } box;
+
+static bool overlaps(const box *a, const box *b) {
+    return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1;
+}
+
+/* Place a label of len characters (10 px text) beside the point (x, y): the first of four
+ * spots that stays inside the frame and clear of the labels already placed. */
+static box place_label(double x, double y, size_t len, const box *placed, int n_placed, bool *anchor_end) {
+    const double w = 5.6 * (double)len, h = 11;
+    const double spots[4][2] = { { 7, -6 }, { 7, 14 }, { -7, -6 }, { -7, 14 } };
+    box best = { x + 7, y - 6 - h + 2, x + 7 + w, y - 6 + 2 };
+    *anchor_end = false;
+    for (int k = 0; k < 4; k++) {
+        bool end = spots[k][0] < 0;
+        double bx = end ? x + spots[k][0] - w : x + spots[k][0], by = y + spots[k][1];
+        box b = { bx, by - h + 2, bx + w, by + 2 };
+        if (b.x0 < ML || b.x1 > W - MR || b.y0 < MT || b.y1 > H - MB) continue;
+        bool clear = true;
+        for (int i = 0; i < n_placed && clear; i++) clear = !overlaps(&b, &placed[i]);
+        if (clear) { *anchor_end = end; return b; }
+        if (k == 0) best = b;
+    }
+    return best;
+}
+
 static bool usable(double v, bool log) { return isfinite(v) && (!log || v > 0); }
 
 static double tr(double v, bool log) { return log ? log10(v) : v; }
@@ -153,6 +180,8 @@ void elmi_svg_scatter(elmi_textbuf *t, const elmi_plot *p) {
     elmi_textbuf_puts(t, "</text>\n");
 
     /* Series: lines, then points with their labels. */
+    box placed[256];
+    int n_placed = 0;
     for (int s = 0; s < p->n_series; s++) {
         const char *colour = palette[s % (int)(sizeof palette / sizeof palette[0])];
         if (p->connect) {
@@ -173,7 +202,11 @@ void elmi_svg_scatter(elmi_textbuf *t, const elmi_plot *p) {
             elmi_textbuf_xml(t, q->label ? q->label : "");
             elmi_textbuf_printf(t, " (%.4g, %.4g)</title></circle>\n", q->x, q->y);
             if (q->label) {
-                elmi_textbuf_printf(t, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"%s\">", x + 7, y - 6, colour);
+                bool end;
+                box b = place_label(x, y, strlen(q->label), placed, n_placed, &end);
+                if (n_placed < 256) placed[n_placed++] = b;
+                elmi_textbuf_printf(t, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"%s\"%s>",
+                                    end ? b.x1 : b.x0, b.y1 - 2, colour, end ? " text-anchor=\"end\"" : "");
                 elmi_textbuf_xml(t, q->label);
                 elmi_textbuf_puts(t, "</text>\n");
             }

@@ -43,7 +43,7 @@ static void sleep_ms(int ms) {
 
 static void every_thread_runs_once_per_run(void **state) {
     (void)state;
-    const int runs = elmt_quick() ? 500 : 5000;
+    const int runs = elmt_quick() ? 300 : 2000;
     for (int n = 1; n <= 4; n++) {
         elmi_pool *p = elmi_pool_create(n);
         assert_non_null(p);
@@ -117,7 +117,7 @@ static void barrier_separates_phases(void **state) {
         memset(&c, 0, sizeof c);
         c.pool = elmi_pool_create(n);
         assert_non_null(c.pool);
-        c.phases = elmt_quick() ? 200 : 2000;
+        c.phases = elmt_quick() ? 100 : 1000;
         elmi_pool_run(c.pool, barrier_task, &c);
         elmi_pool_run(c.pool, barrier_task, &c);   /* the barrier is reusable across runs */
         assert_int_equal(atomic_load(&c.wrong), 0);
