@@ -158,20 +158,23 @@ FUZZ_BUILD   := $(BUILD)-fuzz
 fuzz:
 	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang BLAS=0 CFLAGS="$(FUZZ_CFLAGS)" $(FUZZ_BUILD)/lib/libedgelm.a
 	@mkdir -p $(BUILD)/fuzz
-	@set -e; for f in $(FUZZ_SRC); do \
+	@failed=""; for f in $(FUZZ_SRC); do \
 	    n=$$(basename $$f .c); \
 	    clang $(CSTD) $(FUZZ_CFLAGS) $(FUZZ_LDFLAGS) -D_GNU_SOURCE -pthread -Iinclude -Ilib -Ikernels \
-	        $$f $(FUZZ_BUILD)/lib/libedgelm.a -o $(BUILD)/fuzz/$$n -lm; \
+	        $$f $(FUZZ_BUILD)/lib/libedgelm.a -o $(BUILD)/fuzz/$$n -lm || { failed="$$failed $$n"; continue; }; \
 	    mkdir -p $(BUILD)/fuzz/$$n.corpus; \
 	    seeds=""; [ -d tests/fuzz/corpus_$$n ] && seeds=tests/fuzz/corpus_$$n; \
 	    echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	    if ! $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+	    if $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
 	        -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$n- $(BUILD)/fuzz/$$n.corpus $$seeds \
 	        > $(BUILD)/fuzz/$$n.log 2>&1; then \
-	        tail -n 60 $(BUILD)/fuzz/$$n.log; echo "fuzz: $$n FAILED (log: $(BUILD)/fuzz/$$n.log)"; exit 1; \
+	        grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(BUILD)/fuzz/$$n.log; \
+	    else \
+	        tail -n 60 $(BUILD)/fuzz/$$n.log; echo "fuzz: $$n FAILED (log: $(BUILD)/fuzz/$$n.log)"; \
+	        failed="$$failed $$n"; \
 	    fi; \
-	    grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(BUILD)/fuzz/$$n.log || true; \
-	done
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed"; exit 1; fi
 
 # ---- install ---------------------------------------------------------------------------
 install: lib

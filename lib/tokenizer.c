@@ -123,11 +123,10 @@ void *elmi_scratch_get(elmi_scratch *s, int i, size_t n) {
     return s->p[i];
 }
 
-void *elmi_scratch_grow(elmi_scratch *s, int i, size_t n, size_t keep) {
+void *elmi_scratch_grow(elmi_scratch *s, int i, size_t n) {
     if (s->bytes[i] >= n) return s->p[i];
     void *p = realloc(s->p[i], n);
     if (!p) return NULL;
-    (void)keep;                          /* realloc keeps all of the old contents */
     s->p[i] = p;
     s->bytes[i] = n;
     return p;
@@ -690,7 +689,7 @@ static elm_status partition(const elm_tokenizer *t, const char *text, size_t len
             if (!parse_special && (a & (ELMI_TA_CONTROL | ELMI_TA_UNKNOWN))) continue;
             if (n_occ == cap_occ) {
                 cap_occ = cap_occ * 2 + 64;
-                occurrence *o = elmi_scratch_grow(sc, 8, cap_occ * sizeof *o, n_occ * sizeof *o);
+                occurrence *o = elmi_scratch_grow(sc, 8, cap_occ * sizeof *o);
                 if (!o) return elmi_error(ELM_ERR_NOMEM, "tokenize: out of memory for special tokens");
                 occ = o;
             }

@@ -23,7 +23,7 @@
 typedef enum elmi_tok_kind { ELMI_TOK_SPM = 1, ELMI_TOK_BPE = 2 } elmi_tok_kind;
 
 /* A string -> id map with open addressing over ids (slot = id + 1, 0 = empty). The
- * strings are the tokenizer's own (text_of). */
+ * strings are the tokenizer's own (elmi_tok_str). */
 typedef struct elmi_strmap {
     uint32_t *slots;
     uint32_t *hashes;        /* low 32 bits of each slot's hash, to skip most compares */
@@ -128,15 +128,16 @@ static inline int32_t elmi_tok_token(const elm_tokenizer *t, const char *s, size
     return id < t->n_vocab ? id : -1;
 }
 
-/* Reusable scratch memory of one elm_tokenize call. */
+/* Reusable scratch memory of one elm_tokenize call. Slots 0-7 belong to the fragment
+ * tokenizers (tokenizer_spm.c, tokenizer_bpe.c), 8-11 to the special-token search. */
 typedef struct elmi_scratch {
     void *p[12];
     size_t bytes[12];
 } elmi_scratch;
 /* At least n bytes in slot i (contents not kept); NULL when out of memory. */
 void *elmi_scratch_get(elmi_scratch *s, int i, size_t n);
-/* The same, keeping the first `keep` bytes of the slot. */
-void *elmi_scratch_grow(elmi_scratch *s, int i, size_t n, size_t keep);
+/* The same, keeping the slot's contents. */
+void *elmi_scratch_grow(elmi_scratch *s, int i, size_t n);
 void elmi_scratch_free(elmi_scratch *s);
 
 /* Tokenize one fragment of raw text (no special tokens in it). */

@@ -46,8 +46,7 @@ typedef struct spm_state {
 static bool heap_push(spm_state *s, spm_bigram b) {
     if (s->n_heap == s->cap_heap) {
         size_t cap = s->cap_heap * 2 + 64;
-        /* slot 3 holds the heap; keep its contents while growing */
-        spm_bigram *h = elmi_scratch_grow(s->sc, 3, cap * sizeof *h, s->n_heap * sizeof *h);
+        spm_bigram *h = elmi_scratch_grow(s->sc, 3, cap * sizeof *h);
         if (!h) return false;
         s->heap = h;
         s->cap_heap = cap;
