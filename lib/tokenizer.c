@@ -150,6 +150,17 @@ bool elmi_tok_out_grow(elmi_tok_out *o) {
 
 static bool has_key(const elm_gguf *g, const char *key) { return elm_gguf_find_key(g, key) >= 0; }
 
+elm_status elmi_tok_strings(const elm_gguf *g, const char *path, const char *key, elm_gguf_value *arr, uint64_t *n) {
+    int64_t k = elm_gguf_find_key(g, key);
+    if (k < 0) return elmi_error(ELM_ERR_FORMAT, "%s: no %s", path, key);
+    elm_status st = elm_gguf_key_value(g, k, arr);
+    if (st) return st;
+    if (arr->type != ELM_GGUF_ARRAY || arr->v.arr.elem_type != ELM_GGUF_STRING)
+        return elmi_error(ELM_ERR_FORMAT, "%s: %s is not an array of strings", path, key);
+    *n = arr->v.arr.n;
+    return ELM_OK;
+}
+
 /* A special token id key: 0xFFFFFFFF (or -1) means "none"; another value outside the
  * vocabulary keeps the default, as llama.cpp does. */
 static elm_status read_id(elm_tokenizer *t, const elm_gguf *g, const char *path, const char *key, elm_token *id) {
@@ -222,12 +233,10 @@ static uint16_t attr_of_type(int32_t type) {
 static elm_status load_vocab(elm_tokenizer *t, const elm_gguf *g, const char *path) {
     static const char *kt = "tokenizer.ggml.tokens", *ks = "tokenizer.ggml.scores",
                       *ky = "tokenizer.ggml.token_type";
-    elm_gguf_type type;
+    elm_gguf_value arr;
     uint64_t n;
-    if (!has_key(g, kt)) return elmi_error(ELM_ERR_FORMAT, "%s: no %s", path, kt);
-    elm_status st = elm_gguf_get_array(g, kt, &type, &n, NULL);
+    elm_status st = elmi_tok_strings(g, path, kt, &arr, &n);
     if (st) return st;
-    if (type != ELM_GGUF_STRING) return elmi_error(ELM_ERR_FORMAT, "%s: %s is not an array of strings", path, kt);
     if (n == 0 || n > (uint64_t)INT32_MAX / 4)
         return elmi_error(ELM_ERR_FORMAT, "%s: %s has %llu tokens; expected 1 to %d", path, kt, (unsigned long long)n,
                           INT32_MAX / 4);
@@ -254,8 +263,7 @@ static elm_status load_vocab(elm_tokenizer *t, const elm_gguf *g, const char *pa
 
     uint64_t bytes = 0;
     for (uint64_t i = 0; i < n; i++) {
-        elm_gguf_string s;
-        if ((st = elm_gguf_get_array_string(g, kt, i, &s))) return st;
+        elm_gguf_string s = elmi_tok_string_at(g, &arr, i);
         bytes += (s.len ? s.len : 24) + 1;
     }
     t->text_cap = bytes + 64;
@@ -270,8 +278,7 @@ static elm_status load_vocab(elm_tokenizer *t, const elm_gguf *g, const char *pa
     if (!map_build(t, n)) return elmi_error(ELM_ERR_NOMEM, "%s: out of memory for %llu tokens", path,
                                             (unsigned long long)n);
     for (uint64_t i = 0; i < n; i++) {
-        elm_gguf_string s;
-        if ((st = elm_gguf_get_array_string(g, kt, i, &s))) return st;
+        elm_gguf_string s = elmi_tok_string_at(g, &arr, i);
         char empty[32];
         if (s.len == 0) {         /* llama.cpp names empty tokens so they stay unique */
             s.len = (uint64_t)snprintf(empty, sizeof empty, "[EMPTY_%llu]", (unsigned long long)i);

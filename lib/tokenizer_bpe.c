@@ -31,12 +31,10 @@ static bool merge_find(const elmi_pairmap *m, int32_t l, int32_t r, int32_t *ran
 
 elm_status elmi_bpe_load(elm_tokenizer *t, const elm_gguf *g, const char *path) {
     static const char *key = "tokenizer.ggml.merges";
-    elm_gguf_type type;
+    elm_gguf_value arr;
     uint64_t n;
-    if (elm_gguf_get_array(g, key, &type, &n, NULL) != ELM_OK)
-        return elmi_error(ELM_ERR_FORMAT, "%s: byte-level BPE vocabulary without %s", path, key);
-    if (type != ELM_GGUF_STRING)
-        return elmi_error(ELM_ERR_FORMAT, "%s: %s is not an array of strings", path, key);
+    elm_status st = elmi_tok_strings(g, path, key, &arr, &n);
+    if (st) return st;
     if (n > (uint64_t)INT32_MAX / 4)
         return elmi_error(ELM_ERR_FORMAT, "%s: %s has %llu entries, more than we accept", path, key,
                           (unsigned long long)n);
@@ -52,9 +50,7 @@ elm_status elmi_bpe_load(elm_tokenizer *t, const elm_gguf *g, const char *path) 
     char *cat = NULL;
     size_t cat_cap = 0;
     for (uint64_t i = 0; i < n; i++) {
-        elm_gguf_string s;
-        elm_status st = elm_gguf_get_array_string(g, key, i, &s);
-        if (st) { free(cat); return st; }
+        elm_gguf_string s = elmi_tok_string_at(g, &arr, i);
         /* "left right", split at the first space after the first byte (a part may begin
          * with a space). Lines without one pair two empty strings: they never match. */
         const char *sp = s.len > 1 ? memchr(s.data + 1, ' ', s.len - 1) : NULL;

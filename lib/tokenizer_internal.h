@@ -145,6 +145,16 @@ elm_status elmi_spm_tokenize(const elm_tokenizer *t, const char *text, size_t le
                              elmi_scratch *sc, elmi_tok_out *o);
 elm_status elmi_bpe_tokenize(const elm_tokenizer *t, const char *text, size_t len, elmi_scratch *sc,
                              elmi_tok_out *o);
+/* The array of strings under key, for elmi_tok_string_at; *n = its length. Errors name
+ * the file and the key. */
+elm_status elmi_tok_strings(const elm_gguf *g, const char *path, const char *key, elm_gguf_value *arr, uint64_t *n);
+/* Element i of such an array (O(1), no key lookup). */
+static inline elm_gguf_string elmi_tok_string_at(const elm_gguf *g, const elm_gguf_value *arr, uint64_t i) {
+    elm_gguf_value v;
+    if (elm_gguf_array_elem(g, arr, i, &v) != ELM_OK || v.type != ELM_GGUF_STRING) return (elm_gguf_string){"", 0};
+    return v.v.s;
+}
+
 /* Interned id of s[0..n), adding the string when new; -1 when out of memory. */
 int32_t elmi_tok_intern(elm_tokenizer *t, const char *s, size_t n);
 /* BPE setup: reads tokenizer.ggml.merges, interning merge parts that are not tokens, and

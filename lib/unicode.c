@@ -75,25 +75,23 @@ int elmi_utf8_check(const unsigned char *s, size_t n) {
     return need;
 }
 
-/* Bytes GPT-2 keeps as themselves: '!'..'~', 0xA1..0xAC, 0xAE..0xFF. The others take
- * U+0100, U+0101, ... in byte order. */
-static bool gpt2_keeps(unsigned b) {
-    return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
-}
-
+/* Bytes GPT-2 keeps as themselves: '!'..'~', 0xA1..0xAC, 0xAE..0xFF. The 68 others, in
+ * byte order (0x00-0x20, 0x7F-0xA0, 0xAD), take U+0100, U+0101, ... */
 uint32_t elmi_gpt2_byte_to_cp(uint8_t b) {
-    if (gpt2_keeps(b)) return b;
-    uint32_t n = 0;                     /* how many moved bytes come before b */
-    for (unsigned i = 0; i < b; i++) n += !gpt2_keeps(i);
-    return 0x100 + n;
+    if (b <= 0x20) return 0x100u + b;
+    if (b >= 0x7F && b <= 0xA0) return 0x100u + 33 + (b - 0x7Fu);
+    if (b == 0xAD) return 0x100u + 67;
+    return b;
 }
 
 int elmi_gpt2_cp_to_byte(uint32_t cp) {
-    if (cp < 0x100) return gpt2_keeps(cp) ? (int)cp : -1;
+    if (cp < 0x100) {
+        bool kept = (cp >= 0x21 && cp <= 0x7E) || (cp >= 0xA1 && cp <= 0xAC) || cp >= 0xAE;
+        return kept ? (int)cp : -1;
+    }
     if (cp >= 0x100 + 68) return -1;
     uint32_t n = cp - 0x100;
-    for (unsigned b = 0; b < 256; b++) {
-        if (!gpt2_keeps(b) && n-- == 0) return (int)b;
-    }
-    return -1;
+    if (n < 33) return (int)n;
+    if (n < 67) return (int)(0x7F + (n - 33));
+    return 0xAD;
 }
