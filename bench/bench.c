@@ -352,6 +352,12 @@ static void print_json(elmi_textbuf *t, const result *rs, int n) {
     elmi_textbuf_puts(t, "]\n");
 }
 
+/* A number in fmt, or the text `none` when it is not available. */
+static void opt_number(char *buf, size_t cap, bool available, const char *fmt, double v, const char *none) {
+    if (available) snprintf(buf, cap, fmt, v);
+    else snprintf(buf, cap, "%s", none);
+}
+
 static void csv_field(elmi_textbuf *t, const char *s, bool last) {
     elmi_textbuf_puts(t, "\"");
     for (const char *p = s; *p; p++) {
@@ -390,14 +396,14 @@ static void print_csv(elmi_textbuf *t, const result *rs, int n) {
         snprintf(v[13], sizeof v[13], "%.6f", mean(ts, r->n_samples));
         snprintf(v[14], sizeof v[14], "%.6f", stdev(ts, r->n_samples));
         snprintf(v[15], sizeof v[15], "%.3f", r->load_ms);
-        snprintf(v[16], sizeof v[16], r->ttft_ms >= 0 ? "%.3f" : "", r->ttft_ms);
+        opt_number(v[16], sizeof v[16], r->ttft_ms >= 0, "%.3f", r->ttft_ms, "");
         snprintf(v[17], sizeof v[17], "%llu", (unsigned long long)r->peak_rss);
         snprintf(v[18], sizeof v[18], "%llu", (unsigned long long)r->kv_bytes);
-        snprintf(v[19], sizeof v[19], e ? "%.6g" : "", r->energy_j);
-        snprintf(v[20], sizeof v[20], e ? "%.6g" : "", r->energy_j / n_tokens(r));
+        opt_number(v[19], sizeof v[19], e, "%.6g", r->energy_j, "");
+        opt_number(v[20], sizeof v[20], e, "%.6g", r->energy_j / n_tokens(r), "");
         snprintf(v[21], sizeof v[21], "%s", elm_figure_status_name(r->energy_status));
         snprintf(v[22], sizeof v[22], "%.200s", r->energy_note);
-        snprintf(v[23], sizeof v[23], r->ppl > 0 ? "%.4f" : "", r->ppl);
+        opt_number(v[23], sizeof v[23], r->ppl > 0, "%.4f", r->ppl, "");
         for (int k = 0; k < nf; k++) csv_field(t, v[k], k + 1 == nf);
     }
 }
@@ -412,11 +418,11 @@ static void print_md(elmi_textbuf *t, const result *rs, int n) {
         samples_ts(r, ts);
         char test[32], ttft[32], jpt[64], ppl[32];
         snprintf(test, sizeof test, r->n_prompt ? "pp%d" : "tg%d", r->n_prompt ? r->n_prompt : r->n_gen);
-        snprintf(ttft, sizeof ttft, r->ttft_ms >= 0 ? "%.2f" : "-", r->ttft_ms);
+        opt_number(ttft, sizeof ttft, r->ttft_ms >= 0, "%.2f", r->ttft_ms, "-");
         if (r->energy_status == ELM_FIGURE_UNAVAILABLE) snprintf(jpt, sizeof jpt, "n/a");
         else snprintf(jpt, sizeof jpt, "%.4g%s", r->energy_j / n_tokens(r),
                       r->energy_status == ELM_FIGURE_ESTIMATED ? " (estimate)" : "");
-        snprintf(ppl, sizeof ppl, r->ppl > 0 ? "%.4f" : "-", r->ppl);
+        opt_number(ppl, sizeof ppl, r->ppl > 0, "%.4f", r->ppl, "-");
         elmi_textbuf_puts(t, "| ");
         elmi_textbuf_puts(t, r->model_type);
         elmi_textbuf_printf(t, " | %.2f MiB | %.2f M | %d | %s | %s | %.2f ± %.2f | %.1f | %s | %.1f | %.2f | %s | %s |\n",
@@ -600,12 +606,22 @@ static void usage(FILE *f) {
             "  -q, --quiet           no progress on stderr\n");
 }
 
+/* The copies of the -m arguments the model names point into (freed at exit). */
+static char *model_lists[MAX_LIST];
+static int n_model_lists;
+
+static void free_model_lists(void) {
+    for (int i = 0; i < n_model_lists; i++) free(model_lists[i]);
+    n_model_lists = 0;
+}
+
 static bool add_models(options *o, const char *list) {
-    char *copy = strdup(list), *save = NULL;
+    char *copy = n_model_lists < MAX_LIST ? strdup(list) : NULL, *save = NULL;
     if (!copy) return false;
+    model_lists[n_model_lists++] = copy;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (o->n_models == MAX_LIST) return false;
-        o->models[o->n_models++] = tok;   /* the copy lives until exit */
+        o->models[o->n_models++] = tok;
     }
     return true;
 }
@@ -626,7 +642,7 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = true, takes = true;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); free_model_lists(); return 0; }
         if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { progress_enabled = false; continue; }
         if (!v) ok = false;
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) ok = add_models(&o, v);
@@ -646,6 +662,7 @@ int main(int argc, char **argv) {
         if (!ok) {
             fprintf(stderr, "edgelm-bench: bad or unknown option '%s%s%s'\n", a, takes && v ? " " : "", takes && v ? v : "");
             usage(stderr);
+            free_model_lists();
             return 2;
         }
         i++;
@@ -674,7 +691,7 @@ int main(int argc, char **argv) {
 
     int per_model = o.kv.n * o.threads.n * (o.prompt.n + o.gen.n);
     result *rs = calloc((size_t)(o.n_models * per_model), sizeof *rs);
-    if (!rs) return 1;
+    if (!rs) { elm_energy_free(src); free_model_lists(); return 1; }
     int n = 0, total = o.n_models * per_model, done = 0, failures = 0;
     for (int mi = 0; mi < o.n_models; mi++) {
         const char *path = o.models[mi];
@@ -740,5 +757,6 @@ int main(int argc, char **argv) {
     if (o.report_dir) ok = write_report(&o, rs, n, energy_desc) && ok;
     free(rs);
     elm_energy_free(src);
+    free_model_lists();
     return ok ? 0 : 1;
 }

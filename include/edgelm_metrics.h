@@ -100,8 +100,9 @@ ELM_API elm_status elm_energy_open_command(const char *command, const elm_energy
 
 /* A user callback. kind says whether *value is cumulative joules or instantaneous watts.
  * Return ELM_OK, or an error when the reading failed (the figures then say unavailable).
- * Called with the source's lock held: from the sampling thread (power kind) and from any
- * thread calling elm_energy_read; never concurrently. name labels the source in reports. */
+ * Called with the source's lock held: from the sampling thread (every interval for power,
+ * once a second for counters) and from any thread calling elm_energy_read; never
+ * concurrently. name labels the source in reports. */
 typedef elm_status (*elm_energy_read_fn)(void *user, double *value);
 ELM_API elm_status elm_energy_open_callback(const char *name, elm_energy_kind kind, elm_energy_read_fn fn,
                                             void *user, const elm_energy_params *params,

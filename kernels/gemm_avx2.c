@@ -23,16 +23,15 @@
 #endif
 #endif
 #if defined(ELMK_SANITIZED_BUILD)
-#define UNROLL_ALL
+#define X86_UNROLL
 #elif defined(__clang__)
-#define UNROLL_ALL _Pragma("clang loop unroll(full)")
+#define X86_UNROLL _Pragma("clang loop unroll(full)")
 #elif defined(__GNUC__)
-#define UNROLL_ALL _Pragma("GCC unroll 16")
+#define X86_UNROLL _Pragma("GCC unroll 16")
 #else
-#define UNROLL_ALL
+#define X86_UNROLL
 #endif
 
-#define ALWAYS_INLINE inline __attribute__((always_inline))
 #define TILE_TOK 4
 
 static inline __m256i bcast32(const int8_t *p) {
@@ -48,11 +47,11 @@ static inline int half_rows(const elmk_packed_header *h, int64_t g, int half) {
 }
 
 /* acc + sum over k-steps [0, nk) of w[k] . y[4k..4k+3], adding `per` steps in int16 first. */
-static ALWAYS_INLINE __m256i dot_steps(__m256i acc, const __m256i *w, const int8_t *y, const int nk, const int per) {
+static X86_INLINE __m256i dot_steps(__m256i acc, const __m256i *w, const int8_t *y, const int nk, const int per) {
     const __m256i ones = _mm256_set1_epi16(1);
-    UNROLL_ALL for (int k0 = 0; k0 < nk; k0 += per) {
+    X86_UNROLL for (int k0 = 0; k0 < nk; k0 += per) {
         __m256i p = _mm256_maddubs_epi16(w[k0], bcast32(y + 4 * k0));
-        UNROLL_ALL for (int k = k0 + 1; k < k0 + per; k++) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[k], bcast32(y + 4 * k)));
+        X86_UNROLL for (int k = k0 + 1; k < k0 + per; k++) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(w[k], bcast32(y + 4 * k)));
         acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
     }
     return acc;
@@ -60,24 +59,24 @@ static ALWAYS_INLINE __m256i dot_steps(__m256i acc, const __m256i *w, const int8
 
 /* ---- unpacking half chunks (32 bytes: rows 8h..8h+7) ---- */
 
-static ALWAYS_INLINE void unpack_nib32(const uint8_t *q, __m256i w[8]) {
+static X86_INLINE void unpack_nib32(const uint8_t *q, __m256i w[8]) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    UNROLL_ALL for (int c = 0; c < 4; c++) {
+    X86_UNROLL for (int c = 0; c < 4; c++) {
         __m256i v = _mm256_load_si256((const __m256i *)(q + 64 * c));
         w[c] = _mm256_and_si256(v, m4);
         w[c + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
     }
 }
 
-static ALWAYS_INLINE void add_bit4(const uint8_t *h, __m256i w[8]) {
+static X86_INLINE void add_bit4(const uint8_t *h, __m256i w[8]) {
     const __m256i hb = _mm256_load_si256((const __m256i *)h), b4 = _mm256_set1_epi8(0x10);
-    UNROLL_ALL for (int k = 0; k < 8; k++) {
+    X86_UNROLL for (int k = 0; k < 8; k++) {
         const __m256i bit = _mm256_set1_epi8((char)(1 << k));
         w[k] = _mm256_or_si256(w[k], _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit), bit), b4));
     }
 }
 
-static ALWAYS_INLINE void unpack_crumb16(const uint8_t *q, __m256i w[4]) {
+static X86_INLINE void unpack_crumb16(const uint8_t *q, __m256i w[4]) {
     const __m256i v = _mm256_load_si256((const __m256i *)q), m3 = _mm256_set1_epi8(3);
     w[0] = _mm256_and_si256(v, m3);
     w[1] = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3);
@@ -85,8 +84,8 @@ static ALWAYS_INLINE void unpack_crumb16(const uint8_t *q, __m256i w[4]) {
     w[3] = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3);
 }
 
-static ALWAYS_INLINE void store_tile(const __m256 *acc, const int nt, float *y, size_t ys, int nrows) {
-    UNROLL_ALL for (int t = 0; t < TILE_TOK; t++) {
+static X86_INLINE void store_tile(const __m256 *acc, const int nt, float *y, size_t ys, int nrows) {
+    X86_UNROLL for (int t = 0; t < TILE_TOK; t++) {
         if (t >= nt) break;
         if (nrows == 8) {
             _mm256_storeu_ps(y + (size_t)t * ys, acc[t]);
@@ -98,11 +97,11 @@ static ALWAYS_INLINE void store_tile(const __m256 *acc, const int nt, float *y, 
     }
 }
 
+/* Tiles of 4, 2 or 1 tokens (a remainder of 3 is done as 2 + 1). */
 #define TILE_SWITCH(FN, nt, ...)                                                            \
     switch (nt) {                                                                           \
     case 1: FN(__VA_ARGS__, 1, y_t, ys, nrows); break;                                      \
     case 2: FN(__VA_ARGS__, 2, y_t, ys, nrows); break;                                      \
-    case 3: FN(__VA_ARGS__, 3, y_t, ys, nrows); break;                                      \
     default: FN(__VA_ARGS__, 4, y_t, ys, nrows); break;                                     \
     }
 
@@ -115,8 +114,9 @@ static ALWAYS_INLINE void store_tile(const __m256 *acc, const int nt, float *y, 
             for (int half = 0; half < 2; half++) {                                           \
                 const int nrows = half_rows(h, g, half);                                     \
                 if (!nrows) break;                                                           \
-                for (int64_t t0 = 0; t0 < n_tok; t0 += TILE_TOK) {                           \
-                    const int nt = n_tok - t0 < TILE_TOK ? (int)(n_tok - t0) : TILE_TOK;     \
+                for (int64_t t0 = 0, nt; t0 < n_tok; t0 += nt) {                             \
+                    const int64_t left = n_tok - t0;                                         \
+                    nt = left >= 4 ? 4 : left >= 2 ? 2 : 1;                                  \
                     const uint8_t *a = (const uint8_t *)act + (size_t)t0 * act_row;          \
                     float *y_t = y + (size_t)t0 * ys + g * ELMK_PACK_ROWS + 8 * half;        \
                     TILE_SWITCH(TILE, nt, h, G, half, a, act_row, __VA_ARGS__)               \
@@ -127,7 +127,7 @@ static ALWAYS_INLINE void store_tile(const __m256 *acc, const int nt, float *y, 
 
 /* ---- blocks of 32 codes ---- */
 
-static ALWAYS_INLINE void legacy_tile(const elmk_packed_header *h, const uint8_t *G, int half, const uint8_t *act,
+static X86_INLINE void legacy_tile(const elmk_packed_header *h, const uint8_t *G, int half, const uint8_t *act,
                                       size_t act_row, const uint32_t T, const int nt, float *y, size_t ys, int nrows) {
     const int64_t nb = h->n_in / 32;
     const bool has_min = T == ELM_TYPE_Q4_1 || T == ELM_TYPE_Q5_1;
@@ -137,22 +137,22 @@ static ALWAYS_INLINE void legacy_tile(const elmk_packed_header *h, const uint8_t
     const uint16_t *D = (const uint16_t *)G + 8 * half, *M = D + nb * 16;
     const uint8_t *Q = G + elmk_packed_scale_area(T, nb) + 32 * half;
     __m256 acc[TILE_TOK];
-    UNROLL_ALL for (int t = 0; t < TILE_TOK; t++) acc[t] = _mm256_setzero_ps();
+    X86_UNROLL for (int t = 0; t < TILE_TOK; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const __m256 dx = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(D + 16 * b)));
         const uint8_t *q = Q + cb * (size_t)b;
         if (T == ELM_TYPE_Q8_0) {
             /* signed codes: |q| against y with q's sign; the pact's +128 correction is not used */
             __m256i ws[8], wa[8];
-            UNROLL_ALL for (int k = 0; k < 8; k++) {
+            X86_UNROLL for (int k = 0; k < 8; k++) {
                 ws[k] = _mm256_xor_si256(_mm256_load_si256((const __m256i *)(q + 64 * k)), _mm256_set1_epi8((char)0x80));
                 wa[k] = _mm256_sign_epi8(ws[k], ws[k]);
             }
-            UNROLL_ALL for (int t = 0; t < TILE_TOK; t++) {
+            X86_UNROLL for (int t = 0; t < TILE_TOK; t++) {
                 if (t >= nt) break;
                 const elmk_pact_q8_0 *a = (const elmk_pact_q8_0 *)(act + (size_t)t * act_row) + b;
                 __m256i s = _mm256_setzero_si256();
-                UNROLL_ALL for (int k = 0; k < 8; k++) {
+                X86_UNROLL for (int k = 0; k < 8; k++) {
                     __m256i p = _mm256_maddubs_epi16(wa[k], _mm256_sign_epi8(bcast32(a->qs + 4 * k), ws[k]));
                     s = _mm256_add_epi32(s, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
                 }
@@ -165,7 +165,7 @@ static ALWAYS_INLINE void legacy_tile(const elmk_packed_header *h, const uint8_t
         if (has_bit) add_bit4(q + 256, w);
         if (has_min) {
             const __m256 mx = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(M + 16 * b)));
-            UNROLL_ALL for (int t = 0; t < TILE_TOK; t++) {
+            X86_UNROLL for (int t = 0; t < TILE_TOK; t++) {
                 if (t >= nt) break;
                 const elmk_pact_q8_1 *a = (const elmk_pact_q8_1 *)(act + (size_t)t * act_row) + b;
                 __m256i s = dot_steps(_mm256_setzero_si256(), w, a->qs, 8, per);
@@ -173,7 +173,7 @@ static ALWAYS_INLINE void legacy_tile(const elmk_packed_header *h, const uint8_t
                 acc[t] = _mm256_fmadd_ps(mx, _mm256_set1_ps(a->s), acc[t]);
             }
         } else {
-            UNROLL_ALL for (int t = 0; t < TILE_TOK; t++) {
+            X86_UNROLL for (int t = 0; t < TILE_TOK; t++) {
                 if (t >= nt) break;
                 const elmk_pact_q8_0 *a = (const elmk_pact_q8_0 *)(act + (size_t)t * act_row) + b;
                 __m256i s = dot_steps(_mm256_set1_epi32(a->corr), w, a->qs, 8, per);
@@ -192,22 +192,22 @@ PACKED_DRIVER(packed_q8_0, legacy_tile, ELM_TYPE_Q8_0)
 
 /* ---- Q4_K and Q5_K ---- */
 
-static ALWAYS_INLINE void k4_tile(const elmk_packed_header *h, const uint8_t *G, int half, const uint8_t *act,
+static X86_INLINE void k4_tile(const elmk_packed_header *h, const uint8_t *G, int half, const uint8_t *act,
                                   size_t act_row, const bool five, const int nt, float *y, size_t ys, int nrows) {
     const int64_t nsb = h->n_in / QK_K;
     const size_t unit = five ? ELMK_PK_Q5_K_UNIT : ELMK_PK_Q4_K_UNIT, sub = five ? 320 : 256;
     __m256 acc[TILE_TOK];
-    UNROLL_ALL for (int t = 0; t < TILE_TOK; t++) acc[t] = _mm256_setzero_ps();
+    X86_UNROLL for (int t = 0; t < TILE_TOK; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++) {
         const uint8_t *u = G + unit * (size_t)sb;
         __m256i isum[TILE_TOK];
-        UNROLL_ALL for (int t = 0; t < TILE_TOK; t++) isum[t] = _mm256_setzero_si256();
+        X86_UNROLL for (int t = 0; t < TILE_TOK; t++) isum[t] = _mm256_setzero_si256();
         for (int j = 0; j < 8; j++) {
             __m256i w[8];
             unpack_nib32(u + 320 + sub * (size_t)j + 32 * half, w);
             if (five) add_bit4(u + 320 + sub * (size_t)j + 256 + 32 * half, w);
             const __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(u + 64 + 16 * j + 8 * half)));
-            UNROLL_ALL for (int t = 0; t < TILE_TOK; t++) {
+            X86_UNROLL for (int t = 0; t < TILE_TOK; t++) {
                 if (t >= nt) break;
                 const elmk_pact_q8_K *a = (const elmk_pact_q8_K *)(act + (size_t)t * act_row) + sb;
                 __m256i s = dot_steps(_mm256_setzero_si256(), w, a->qs + 32 * j, 8, five ? 4 : 8);
@@ -216,11 +216,11 @@ static ALWAYS_INLINE void k4_tile(const elmk_packed_header *h, const uint8_t *G,
         }
         const __m256 dv = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(u + 16 * half)));
         const __m256 dmv = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(u + 32 + 16 * half)));
-        UNROLL_ALL for (int t = 0; t < TILE_TOK; t++) {
+        X86_UNROLL for (int t = 0; t < TILE_TOK; t++) {
             if (t >= nt) break;
             const elmk_pact_q8_K *a = (const elmk_pact_q8_K *)(act + (size_t)t * act_row) + sb;
             __m256i m = _mm256_setzero_si256();
-            UNROLL_ALL for (int p = 0; p < 4; p++) {
+            X86_UNROLL for (int p = 0; p < 4; p++) {
                 const __m256i mn = _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)(u + 192 + 32 * p + 16 * half)));
                 m = _mm256_add_epi32(m, _mm256_madd_epi16(mn, bcast32((const int8_t *)(a->bs32 + 2 * p))));
             }
@@ -239,18 +239,18 @@ PACKED_DRIVER(packed_q5_K, k4_tile, true)
 
 enum { K16_Q6, K16_Q3, K16_Q2 };
 
-static ALWAYS_INLINE void k16_tile(const elmk_packed_header *h, const uint8_t *G, int half, const uint8_t *act,
+static X86_INLINE void k16_tile(const elmk_packed_header *h, const uint8_t *G, int half, const uint8_t *act,
                                    size_t act_row, const int kind, const int nt, float *y, size_t ys, int nrows) {
     const int64_t nsb = h->n_in / QK_K;
     const size_t unit = kind == K16_Q6 ? ELMK_PK_Q6_K_UNIT : kind == K16_Q3 ? ELMK_PK_Q3_K_UNIT : ELMK_PK_Q2_K_UNIT;
     const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30);
     const int hb32 = 32 * half;
     __m256 acc[TILE_TOK];
-    UNROLL_ALL for (int t = 0; t < TILE_TOK; t++) acc[t] = _mm256_setzero_ps();
+    X86_UNROLL for (int t = 0; t < TILE_TOK; t++) acc[t] = _mm256_setzero_ps();
     for (int64_t sb = 0; sb < nsb; sb++) {
         const uint8_t *u = G + unit * (size_t)sb;
         __m256i isum[TILE_TOK];
-        UNROLL_ALL for (int t = 0; t < TILE_TOK; t++) isum[t] = _mm256_setzero_si256();
+        X86_UNROLL for (int t = 0; t < TILE_TOK; t++) isum[t] = _mm256_setzero_si256();
         for (int j = 0; j < 16; j++) {
             __m256i w[4], sc;
             if (kind == K16_Q6) {
@@ -267,7 +267,7 @@ static ALWAYS_INLINE void k16_tile(const elmk_packed_header *h, const uint8_t *G
                 unpack_crumb16(u + 320 + 64 * (size_t)j + hb32, w);
                 const __m256i hb = _mm256_load_si256((const __m256i *)(u + 1344 + 64 * (size_t)(j / 2) + hb32));
                 const int sh = 4 * (j & 1);
-                UNROLL_ALL for (int k = 0; k < 4; k++) {
+                X86_UNROLL for (int k = 0; k < 4; k++) {
                     const __m256i bit = _mm256_set1_epi8((char)(1 << (sh + k)));
                     w[k] = _mm256_or_si256(w[k], _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit), bit),
                                                                   _mm256_set1_epi8(4)));
@@ -279,7 +279,7 @@ static ALWAYS_INLINE void k16_tile(const elmk_packed_header *h, const uint8_t *G
                 sc = (j & 1) ? _mm256_srli_epi32(pr, 16) : _mm256_and_si256(pr, _mm256_set1_epi32(0xFFFF));
                 sc = _mm256_and_si256(sc, _mm256_set1_epi32(0x0F));
             }
-            UNROLL_ALL for (int t = 0; t < TILE_TOK; t++) {
+            X86_UNROLL for (int t = 0; t < TILE_TOK; t++) {
                 if (t >= nt) break;
                 const elmk_pact_q8_K *a = (const elmk_pact_q8_K *)(act + (size_t)t * act_row) + sb;
                 __m256i s = kind == K16_Q2 ? _mm256_setzero_si256() : _mm256_set1_epi32(a->corr[j]);
@@ -290,11 +290,11 @@ static ALWAYS_INLINE void k16_tile(const elmk_packed_header *h, const uint8_t *G
         const __m256 dv = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(u + 16 * half)));
         if (kind == K16_Q2) {
             const __m256 dmv = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)(u + 32 + 16 * half)));
-            UNROLL_ALL for (int t = 0; t < TILE_TOK; t++) {
+            X86_UNROLL for (int t = 0; t < TILE_TOK; t++) {
                 if (t >= nt) break;
                 const elmk_pact_q8_K *a = (const elmk_pact_q8_K *)(act + (size_t)t * act_row) + sb;
                 __m256i m = _mm256_setzero_si256();
-                UNROLL_ALL for (int p = 0; p < 8; p++) {
+                X86_UNROLL for (int p = 0; p < 8; p++) {
                     const __m256i mn = _mm256_srli_epi16(
                         _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)(u + 64 + 32 * p + 16 * half))), 4);
                     m = _mm256_add_epi32(m, _mm256_madd_epi16(mn, bcast32((const int8_t *)(a->bsums + 2 * p))));
@@ -304,7 +304,7 @@ static ALWAYS_INLINE void k16_tile(const elmk_packed_header *h, const uint8_t *G
                 acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(dmv, yd), acc[t]);
             }
         } else {
-            UNROLL_ALL for (int t = 0; t < TILE_TOK; t++) {
+            X86_UNROLL for (int t = 0; t < TILE_TOK; t++) {
                 if (t >= nt) break;
                 const elmk_pact_q8_K *a = (const elmk_pact_q8_K *)(act + (size_t)t * act_row) + sb;
                 acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_mul_ps(dv, _mm256_set1_ps(a->d)), acc[t]);

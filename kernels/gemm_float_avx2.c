@@ -11,7 +11,6 @@
 
 #define NR 2
 #define NC 6
-#define ALWAYS_INLINE inline __attribute__((always_inline))
 /* Sanitizer builds (clang -fsanitize=...) spend many CPU-minutes fully unrolling these
  * loops, so they get plain loops there; the arithmetic is the same. */
 #if defined(__clang__) && defined(__has_feature)
@@ -20,25 +19,25 @@
 #endif
 #endif
 #if defined(ELMK_SANITIZED_BUILD)
-#define UNROLL_ALL
+#define X86_UNROLL
 #elif defined(__clang__)
-#define UNROLL_ALL _Pragma("clang loop unroll(full)")
+#define X86_UNROLL _Pragma("clang loop unroll(full)")
 #elif defined(__GNUC__)
-#define UNROLL_ALL _Pragma("GCC unroll 16")
+#define X86_UNROLL _Pragma("GCC unroll 16")
 #else
-#define UNROLL_ALL
+#define X86_UNROLL
 #endif
 
 enum { F_F32, F_F16, F_BF16 };
 
-static ALWAYS_INLINE __m256 load_w(const uint8_t *p, int64_t k, const int kind) {
+static X86_INLINE __m256 load_w(const uint8_t *p, int64_t k, const int kind) {
     if (kind == F_F32) return _mm256_loadu_ps((const float *)p + k);
     __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)p + k));
     if (kind == F_F16) return _mm256_cvtph_ps(h);
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-static ALWAYS_INLINE float load_w1(const uint8_t *p, int64_t k, const int kind) {
+static X86_INLINE float load_w1(const uint8_t *p, int64_t k, const int kind) {
     uint16_t h;
     if (kind == F_F32) return ((const float *)p)[k];
     memcpy(&h, (const uint16_t *)p + k, 2);
@@ -49,35 +48,35 @@ static ALWAYS_INLINE float load_w1(const uint8_t *p, int64_t k, const int kind) 
     return f;
 }
 
-static ALWAYS_INLINE void float_tile(int64_t n, float *s, size_t ss, const void *vw, size_t wrb, const void *va,
+static X86_INLINE void float_tile(int64_t n, float *s, size_t ss, const void *vw, size_t wrb, const void *va,
                                      size_t arb, int nr, int nc, const int kind) {
     const uint8_t *wr[NR];
     const float *ar[NC];
-    UNROLL_ALL for (int i = 0; i < NR; i++) wr[i] = (const uint8_t *)vw + (size_t)(i < nr ? i : nr - 1) * wrb;
-    UNROLL_ALL for (int j = 0; j < NC; j++)
+    X86_UNROLL for (int i = 0; i < NR; i++) wr[i] = (const uint8_t *)vw + (size_t)(i < nr ? i : nr - 1) * wrb;
+    X86_UNROLL for (int j = 0; j < NC; j++)
         ar[j] = (const float *)((const uint8_t *)va + (size_t)(j < nc ? j : nc - 1) * arb);
     __m256 acc[NR][NC];
-    UNROLL_ALL for (int i = 0; i < NR; i++)
-        UNROLL_ALL for (int j = 0; j < NC; j++) acc[i][j] = _mm256_setzero_ps();
+    X86_UNROLL for (int i = 0; i < NR; i++)
+        X86_UNROLL for (int j = 0; j < NC; j++) acc[i][j] = _mm256_setzero_ps();
     int64_t k = 0;
     for (; k + 8 <= n; k += 8) {
         __m256 w[NR];
-        UNROLL_ALL for (int i = 0; i < NR; i++) w[i] = load_w(wr[i], k, kind);
-        UNROLL_ALL for (int j = 0; j < NC; j++) {
+        X86_UNROLL for (int i = 0; i < NR; i++) w[i] = load_w(wr[i], k, kind);
+        X86_UNROLL for (int j = 0; j < NC; j++) {
             const __m256 x = _mm256_loadu_ps(ar[j] + k);
-            UNROLL_ALL for (int i = 0; i < NR; i++) acc[i][j] = _mm256_fmadd_ps(w[i], x, acc[i][j]);
+            X86_UNROLL for (int i = 0; i < NR; i++) acc[i][j] = _mm256_fmadd_ps(w[i], x, acc[i][j]);
         }
     }
     /* the last n % 8 elements one at a time, into lane 0 */
     for (; k < n; k++) {
-        UNROLL_ALL for (int j = 0; j < NC; j++) {
+        X86_UNROLL for (int j = 0; j < NC; j++) {
             const __m256 x = _mm256_setr_ps(ar[j][k], 0, 0, 0, 0, 0, 0, 0);
-            UNROLL_ALL for (int i = 0; i < NR; i++)
+            X86_UNROLL for (int i = 0; i < NR; i++)
                 acc[i][j] = _mm256_fmadd_ps(_mm256_setr_ps(load_w1(wr[i], k, kind), 0, 0, 0, 0, 0, 0, 0), x, acc[i][j]);
         }
     }
-    UNROLL_ALL for (int j = 0; j < NC; j++)
-        UNROLL_ALL for (int i = 0; i < NR; i++)
+    X86_UNROLL for (int j = 0; j < NC; j++)
+        X86_UNROLL for (int i = 0; i < NR; i++)
             if (i < nr && j < nc) s[(size_t)j * ss + (size_t)i] = x86_hsum_ps256(acc[i][j]);
 }
 

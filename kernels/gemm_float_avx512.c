@@ -11,7 +11,6 @@
 
 #define NR 4
 #define NC 6
-#define ALWAYS_INLINE inline __attribute__((always_inline))
 /* Sanitizer builds (clang -fsanitize=...) spend many CPU-minutes fully unrolling these
  * loops, so they get plain loops there; the arithmetic is the same. */
 #if defined(__clang__) && defined(__has_feature)
@@ -20,61 +19,61 @@
 #endif
 #endif
 #if defined(ELMK_SANITIZED_BUILD)
-#define UNROLL_ALL
+#define X86_UNROLL
 #elif defined(__clang__)
-#define UNROLL_ALL _Pragma("clang loop unroll(full)")
+#define X86_UNROLL _Pragma("clang loop unroll(full)")
 #elif defined(__GNUC__)
-#define UNROLL_ALL _Pragma("GCC unroll 16")
+#define X86_UNROLL _Pragma("GCC unroll 16")
 #else
-#define UNROLL_ALL
+#define X86_UNROLL
 #endif
 
 enum { F_F32, F_F16, F_BF16 };
 
-static ALWAYS_INLINE __m512 load_w(const uint8_t *p, int64_t k, const int kind) {
+static X86_INLINE __m512 load_w(const uint8_t *p, int64_t k, const int kind) {
     if (kind == F_F32) return _mm512_loadu_ps((const float *)p + k);
     __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)p + k));
     if (kind == F_F16) return _mm512_cvtph_ps(h);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-static ALWAYS_INLINE __m512 load_w_tail(const uint8_t *p, int64_t k, __mmask16 m, const int kind) {
+static X86_INLINE __m512 load_w_tail(const uint8_t *p, int64_t k, __mmask16 m, const int kind) {
     if (kind == F_F32) return _mm512_maskz_loadu_ps(m, (const float *)p + k);
     __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)p + k);
     if (kind == F_F16) return _mm512_cvtph_ps(h);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-static ALWAYS_INLINE void float_tile(int64_t n, float *s, size_t ss, const void *vw, size_t wrb, const void *va,
+static X86_INLINE void float_tile(int64_t n, float *s, size_t ss, const void *vw, size_t wrb, const void *va,
                                      size_t arb, int nr, int nc, const int kind) {
     const uint8_t *wr[NR];
     const float *ar[NC];
-    UNROLL_ALL for (int i = 0; i < NR; i++) wr[i] = (const uint8_t *)vw + (size_t)(i < nr ? i : nr - 1) * wrb;
-    UNROLL_ALL for (int j = 0; j < NC; j++)
+    X86_UNROLL for (int i = 0; i < NR; i++) wr[i] = (const uint8_t *)vw + (size_t)(i < nr ? i : nr - 1) * wrb;
+    X86_UNROLL for (int j = 0; j < NC; j++)
         ar[j] = (const float *)((const uint8_t *)va + (size_t)(j < nc ? j : nc - 1) * arb);
     __m512 acc[NR][NC];
-    UNROLL_ALL for (int i = 0; i < NR; i++)
-        UNROLL_ALL for (int j = 0; j < NC; j++) acc[i][j] = _mm512_setzero_ps();
+    X86_UNROLL for (int i = 0; i < NR; i++)
+        X86_UNROLL for (int j = 0; j < NC; j++) acc[i][j] = _mm512_setzero_ps();
     int64_t k = 0;
     for (; k + 16 <= n; k += 16) {
         __m512 w[NR];
-        UNROLL_ALL for (int i = 0; i < NR; i++) w[i] = load_w(wr[i], k, kind);
-        UNROLL_ALL for (int j = 0; j < NC; j++) {
+        X86_UNROLL for (int i = 0; i < NR; i++) w[i] = load_w(wr[i], k, kind);
+        X86_UNROLL for (int j = 0; j < NC; j++) {
             const __m512 x = _mm512_loadu_ps(ar[j] + k);
-            UNROLL_ALL for (int i = 0; i < NR; i++) acc[i][j] = _mm512_fmadd_ps(w[i], x, acc[i][j]);
+            X86_UNROLL for (int i = 0; i < NR; i++) acc[i][j] = _mm512_fmadd_ps(w[i], x, acc[i][j]);
         }
     }
     if (k < n) {
         const __mmask16 m = (__mmask16)((1u << (n - k)) - 1);
         __m512 w[NR];
-        UNROLL_ALL for (int i = 0; i < NR; i++) w[i] = load_w_tail(wr[i], k, m, kind);
-        UNROLL_ALL for (int j = 0; j < NC; j++) {
+        X86_UNROLL for (int i = 0; i < NR; i++) w[i] = load_w_tail(wr[i], k, m, kind);
+        X86_UNROLL for (int j = 0; j < NC; j++) {
             const __m512 x = _mm512_maskz_loadu_ps(m, ar[j] + k);
-            UNROLL_ALL for (int i = 0; i < NR; i++) acc[i][j] = _mm512_fmadd_ps(w[i], x, acc[i][j]);
+            X86_UNROLL for (int i = 0; i < NR; i++) acc[i][j] = _mm512_fmadd_ps(w[i], x, acc[i][j]);
         }
     }
-    UNROLL_ALL for (int j = 0; j < NC; j++)
-        UNROLL_ALL for (int i = 0; i < NR; i++)
+    X86_UNROLL for (int j = 0; j < NC; j++)
+        X86_UNROLL for (int i = 0; i < NR; i++)
             if (i < nr && j < nc) s[(size_t)j * ss + (size_t)i] = x86_hsum_ps512(acc[i][j]);
 }
 

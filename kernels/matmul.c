@@ -93,15 +93,20 @@ static void rows_gemm(const elmk_matmul_params *m, const elmk_type_ops *ops, con
     }
 }
 
-/* Phase 2 for rows [r0, r1) with the dot product only. */
+/* Phase 2 for rows [r0, r1) with the dot product only, also panel by panel so that W is
+ * read from memory once however many tokens there are. */
 static void rows_dot(const elmk_matmul_params *m, const elmk_type_ops *ops, const char *a, size_t a_row,
                      int64_t r0, int64_t r1) {
     const char *w = m->w;
-    for (int64_t t = 0; t < m->n_tok; t++) {
-        float *y = m->y + t * m->y_stride;
-        const char *at = a + (size_t)t * a_row;
-        for (int64_t r = r0; r < r1; r++)
-            ops->vec_dot(m->n_in, y + r, w + (size_t)r * m->w_row_bytes, at);
+    int64_t panel = (int64_t)(W_PANEL_BYTES / (m->w_row_bytes ? m->w_row_bytes : 1));
+    if (panel < 1) panel = 1;
+    for (int64_t p0 = r0; p0 < r1; p0 += panel) {
+        const int64_t p1 = p0 + panel < r1 ? p0 + panel : r1;
+        for (int64_t t = 0; t < m->n_tok; t++) {
+            float *y = m->y + t * m->y_stride;
+            const char *at = a + (size_t)t * a_row;
+            for (int64_t r = p0; r < p1; r++) ops->vec_dot(m->n_in, y + r, w + (size_t)r * m->w_row_bytes, at);
+        }
     }
 }
 

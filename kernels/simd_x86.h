@@ -12,6 +12,28 @@
 
 #include "blocks.h"
 
+/* Fully unrolled loops over registers (tile kernels). Under AddressSanitizer the unrolled
+ * tiles take clang minutes to compile and their speed does not matter, so they stay loops. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define X86_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define X86_SANITIZED 1
+#endif
+#if defined(X86_SANITIZED)
+#define X86_UNROLL
+#elif defined(__clang__)
+#define X86_UNROLL _Pragma("clang loop unroll(full)")
+#elif defined(__GNUC__)
+#define X86_UNROLL _Pragma("GCC unroll 16")
+#else
+#define X86_UNROLL
+#endif
+
+#define X86_INLINE inline __attribute__((always_inline))
+
 /* An IEEE half (raw bits) to float, exactly (F16C). */
 static inline float x86_h2f(uint16_t h) { return _cvtsh_ss(h); }
 

@@ -273,7 +273,7 @@ ELM_API elm_status elm_energy_open_callback(const char *name, elm_energy_kind ki
     pthread_mutex_lock(&s->lock);
     elm_status st = callback_poll(s, elmi_now_ns());
     pthread_mutex_unlock(&s->lock);
-    if (st == ELM_OK) st = elmi_energy_start(s, kind == ELM_ENERGY_POWER ? p.interval_seconds : 0);
+    if (st == ELM_OK) st = elmi_energy_start(s, p.interval_seconds);
     if (st != ELM_OK) { elm_energy_free(s); return st; }
     *out = s;
     return ELM_OK;
