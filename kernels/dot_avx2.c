@@ -50,10 +50,6 @@ KQUANT_VEC_DOT(vec_dot_q4_K, block_q4_K, avx2_q4_K_step)
 KQUANT_VEC_DOT(vec_dot_q5_K, block_q5_K, avx2_q5_K_step)
 KQUANT_VEC_DOT(vec_dot_q6_K, block_q6_K, avx2_q6_K_step)
 
-static void vec_dot_f16(int64_t n, float *s, const void *vw, const void *va) { *s = avx2_dot_f16(n, vw, va); }
-static void vec_dot_bf16(int64_t n, float *s, const void *vw, const void *va) { *s = avx2_dot_bf16(n, vw, va); }
-static void vec_dot_f32(int64_t n, float *s, const void *vw, const void *va) { *s = avx2_dot_f32(n, vw, va); }
-
 void elmk_fill_ops_avx2(elmk_type_ops table[ELM_TYPE_COUNT]) {
     table[ELM_TYPE_Q4_0].vec_dot = vec_dot_q4_0;
     table[ELM_TYPE_Q4_1].vec_dot = vec_dot_q4_1;
@@ -65,10 +61,7 @@ void elmk_fill_ops_avx2(elmk_type_ops table[ELM_TYPE_COUNT]) {
     table[ELM_TYPE_Q4_K].vec_dot = vec_dot_q4_K;
     table[ELM_TYPE_Q5_K].vec_dot = vec_dot_q5_K;
     table[ELM_TYPE_Q6_K].vec_dot = vec_dot_q6_K;
-    table[ELM_TYPE_F16].vec_dot = vec_dot_f16;
-    table[ELM_TYPE_BF16].vec_dot = vec_dot_bf16;
-    table[ELM_TYPE_F32].vec_dot = vec_dot_f32;
-    elmk_fill_float_gemm_avx2(table);
+    elmk_fill_float_avx2(table);   /* F32/F16/BF16 dots and tiles */
     elmk_fill_quant_avx2(table);
     elmk_fill_packed_avx2();
 }

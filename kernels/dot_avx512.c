@@ -48,15 +48,8 @@ KQUANT_VEC_DOT(vec_dot_q4_K, block_q4_K, avx512_q4_K_step)
 KQUANT_VEC_DOT(vec_dot_q5_K, block_q5_K, avx512_q5_K_step)
 KQUANT_VEC_DOT(vec_dot_q6_K, block_q6_K, avx512_q6_K_step)
 
-static void vec_dot_f16(int64_t n, float *s, const void *vw, const void *va) { *s = avx512_dot_f16(n, vw, va); }
-static void vec_dot_bf16(int64_t n, float *s, const void *vw, const void *va) { *s = avx512_dot_bf16(n, vw, va); }
-static void vec_dot_f32(int64_t n, float *s, const void *vw, const void *va) { *s = avx512_dot_f32(n, vw, va); }
-
 void elmk_fill_ops_avx512(elmk_type_ops table[ELM_TYPE_COUNT]) {
-    table[ELM_TYPE_F16].vec_dot = vec_dot_f16;
-    table[ELM_TYPE_BF16].vec_dot = vec_dot_bf16;
-    table[ELM_TYPE_F32].vec_dot = vec_dot_f32;
-    elmk_fill_float_gemm_avx512(table);
+    elmk_fill_float_avx512(table);   /* F32/F16/BF16 dots and tiles */
     elmk_fill_quant_avx512(table);
     /* dispatch.c runs this inside its one-time initialisation, so ask the CPU directly */
     if (!__builtin_cpu_supports("avx512vnni")) return;

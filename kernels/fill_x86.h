@@ -7,8 +7,8 @@
 
 #include "kernels.h"
 
-void elmk_fill_float_gemm_avx2(elmk_type_ops table[ELM_TYPE_COUNT]);     /* gemm_float_avx2.c */
-void elmk_fill_float_gemm_avx512(elmk_type_ops table[ELM_TYPE_COUNT]);   /* gemm_float_avx512.c */
+void elmk_fill_float_avx2(elmk_type_ops table[ELM_TYPE_COUNT]);           /* gemm_float_avx2.c */
+void elmk_fill_float_avx512(elmk_type_ops table[ELM_TYPE_COUNT]);         /* gemm_float_avx512.c */
 void elmk_fill_quant_avx2(elmk_type_ops table[ELM_TYPE_COUNT]);           /* quant_avx2.c */
 void elmk_fill_quant_avx512(elmk_type_ops table[ELM_TYPE_COUNT]);         /* quant_avx512.c */
 void elmk_fill_packed_avx2(void);                                        /* gemm_avx2.c */

@@ -15,23 +15,6 @@
 #include "packed.h"
 #include "simd_x86.h"
 
-/* Sanitizer builds (clang -fsanitize=...) spend many CPU-minutes fully unrolling these
- * loops, so they get plain loops there; the arithmetic is the same. */
-#if defined(__clang__) && defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-#define ELMK_SANITIZED_BUILD 1
-#endif
-#endif
-#if defined(ELMK_SANITIZED_BUILD)
-#define X86_UNROLL
-#elif defined(__clang__)
-#define X86_UNROLL _Pragma("clang loop unroll(full)")
-#elif defined(__GNUC__)
-#define X86_UNROLL _Pragma("GCC unroll 16")
-#else
-#define X86_UNROLL
-#endif
-
 #define TILE_TOK 4
 
 static inline __m256i bcast32(const int8_t *p) {

@@ -1,8 +1,12 @@
-/* gemm_float_avx2.c: AVX2 tile kernels for float weights (F32, F16, BF16) against float
- * activations: 2 weight rows x 6 tokens per call, 12 accumulators (of 16 ymm registers),
- * so each weight vector (converted to f32 once) feeds 6 FMAs and each activation vector 2.
- * Partial tiles repeat their last row/token (reads stay in bounds, the arithmetic of each
- * output is the same whatever the tile shape) and store only the valid part.
+/* gemm_float_avx2.c: AVX2 dot products and tile kernels for float weights (F32, F16,
+ * BF16) against float activations.
+ *
+ * As in gemm_float_avx512.c, every (row, token) dot product follows one order of float
+ * operations in vec_dot and in the tiles: one accumulator over chunks of 8 elements, the
+ * last n % 8 elements one by one into its lane 0, then the horizontal sum; one token and
+ * a batch give the same bits. Tiles are 2 weight rows x 6 tokens (12 accumulators of the
+ * 16 ymm registers). Partial tiles repeat their last row/token and store only the valid
+ * part.
  * Must not: read past n elements of a row or past the nr rows / nc tokens given.
  */
 #include "kernels.h"
@@ -11,22 +15,6 @@
 
 #define NR 2
 #define NC 6
-/* Sanitizer builds (clang -fsanitize=...) spend many CPU-minutes fully unrolling these
- * loops, so they get plain loops there; the arithmetic is the same. */
-#if defined(__clang__) && defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-#define ELMK_SANITIZED_BUILD 1
-#endif
-#endif
-#if defined(ELMK_SANITIZED_BUILD)
-#define X86_UNROLL
-#elif defined(__clang__)
-#define X86_UNROLL _Pragma("clang loop unroll(full)")
-#elif defined(__GNUC__)
-#define X86_UNROLL _Pragma("GCC unroll 16")
-#else
-#define X86_UNROLL
-#endif
 
 enum { F_F32, F_F16, F_BF16 };
 
@@ -49,7 +37,7 @@ static X86_INLINE float load_w1(const uint8_t *p, int64_t k, const int kind) {
 }
 
 static X86_INLINE void float_tile(int64_t n, float *s, size_t ss, const void *vw, size_t wrb, const void *va,
-                                     size_t arb, int nr, int nc, const int kind) {
+                                  size_t arb, int nr, int nc, const int kind, const int R, const int C) {
     const uint8_t *wr[NR];
     const float *ar[NC];
     X86_UNROLL for (int i = 0; i < NR; i++) wr[i] = (const uint8_t *)vw + (size_t)(i < nr ? i : nr - 1) * wrb;
@@ -61,40 +49,45 @@ static X86_INLINE void float_tile(int64_t n, float *s, size_t ss, const void *vw
     int64_t k = 0;
     for (; k + 8 <= n; k += 8) {
         __m256 w[NR];
-        X86_UNROLL for (int i = 0; i < NR; i++) w[i] = load_w(wr[i], k, kind);
-        X86_UNROLL for (int j = 0; j < NC; j++) {
+        X86_UNROLL for (int i = 0; i < R; i++) w[i] = load_w(wr[i], k, kind);
+        X86_UNROLL for (int j = 0; j < C; j++) {
             const __m256 x = _mm256_loadu_ps(ar[j] + k);
-            X86_UNROLL for (int i = 0; i < NR; i++) acc[i][j] = _mm256_fmadd_ps(w[i], x, acc[i][j]);
+            X86_UNROLL for (int i = 0; i < R; i++) acc[i][j] = _mm256_fmadd_ps(w[i], x, acc[i][j]);
         }
     }
-    /* the last n % 8 elements one at a time, into lane 0 */
     for (; k < n; k++) {
-        X86_UNROLL for (int j = 0; j < NC; j++) {
+        __m256 w[NR];
+        X86_UNROLL for (int i = 0; i < R; i++) w[i] = _mm256_setr_ps(load_w1(wr[i], k, kind), 0, 0, 0, 0, 0, 0, 0);
+        X86_UNROLL for (int j = 0; j < C; j++) {
             const __m256 x = _mm256_setr_ps(ar[j][k], 0, 0, 0, 0, 0, 0, 0);
-            X86_UNROLL for (int i = 0; i < NR; i++)
-                acc[i][j] = _mm256_fmadd_ps(_mm256_setr_ps(load_w1(wr[i], k, kind), 0, 0, 0, 0, 0, 0, 0), x, acc[i][j]);
+            X86_UNROLL for (int i = 0; i < R; i++) acc[i][j] = _mm256_fmadd_ps(w[i], x, acc[i][j]);
         }
     }
-    X86_UNROLL for (int j = 0; j < NC; j++)
-        X86_UNROLL for (int i = 0; i < NR; i++)
+    X86_UNROLL for (int j = 0; j < C; j++)
+        X86_UNROLL for (int i = 0; i < R; i++)
             if (i < nr && j < nc) s[(size_t)j * ss + (size_t)i] = x86_hsum_ps256(acc[i][j]);
 }
 
-static void gemm_f32(int64_t n, float *s, size_t ss, const void *w, size_t wrb, const void *a, size_t arb, int nr, int nc) {
-    float_tile(n, s, ss, w, wrb, a, arb, nr, nc, F_F32);
-}
-static void gemm_f16(int64_t n, float *s, size_t ss, const void *w, size_t wrb, const void *a, size_t arb, int nr, int nc) {
-    float_tile(n, s, ss, w, wrb, a, arb, nr, nc, F_F16);
-}
-static void gemm_bf16(int64_t n, float *s, size_t ss, const void *w, size_t wrb, const void *a, size_t arb, int nr, int nc) {
-    float_tile(n, s, ss, w, wrb, a, arb, nr, nc, F_BF16);
-}
+#define FLOAT_KERNELS(T, KIND)                                                              \
+    static void vec_dot_##T(int64_t n, float *s, const void *w, const void *a) {            \
+        float_tile(n, s, 1, w, 0, a, 0, 1, 1, KIND, 1, 1);                                  \
+    }                                                                                       \
+    static void gemm_##T(int64_t n, float *s, size_t ss, const void *w, size_t wrb, const void *a, size_t arb, \
+                         int nr, int nc) {                                                  \
+        float_tile(n, s, ss, w, wrb, a, arb, nr, nc, KIND, NR, NC);                         \
+    }
 
-void elmk_fill_float_gemm_avx2(elmk_type_ops table[ELM_TYPE_COUNT]) {
+FLOAT_KERNELS(f32, F_F32)
+FLOAT_KERNELS(f16, F_F16)
+FLOAT_KERNELS(bf16, F_BF16)
+
+void elmk_fill_float_avx2(elmk_type_ops table[ELM_TYPE_COUNT]) {
     const uint32_t types[3] = {ELM_TYPE_F32, ELM_TYPE_F16, ELM_TYPE_BF16};
-    const elmk_gemm_fn fns[3] = {gemm_f32, gemm_f16, gemm_bf16};
+    const elmk_vec_dot_fn dots[3] = {vec_dot_f32, vec_dot_f16, vec_dot_bf16};
+    const elmk_gemm_fn gemms[3] = {gemm_f32, gemm_f16, gemm_bf16};
     for (int i = 0; i < 3; i++) {
-        table[types[i]].gemm = fns[i];
+        table[types[i]].vec_dot = dots[i];
+        table[types[i]].gemm = gemms[i];
         table[types[i]].gemm_nr = NR;
         table[types[i]].gemm_nc = NC;
     }

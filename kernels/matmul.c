@@ -166,7 +166,8 @@ void elmk_matmul(const elmk_matmul_params *m, int ith, int nth, elmk_barrier_fn 
     if (r1 > m->n_out) r1 = m->n_out;
     if (r0 >= r1) return;
 
-    if (ops->gemm && m->n_tok > 1 && ops->gemm_nr > 0 && ops->gemm_nc > 0)
+    /* the tiles also for one token: several rows at once are independent FMA chains */
+    if (ops->gemm && ops->gemm_nr > 0 && ops->gemm_nc > 0)
         rows_gemm(m, ops, a, a_row, r0, r1);
     else
         rows_dot(m, ops, a, a_row, r0, r1);

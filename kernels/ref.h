@@ -23,6 +23,24 @@ static inline int elmk_nearest_int(float x) {
     return (u.i & 0x007FFFFF) - 0x00400000;
 }
 
+/* ---- llama.cpp's float summation shapes (the x86 build our golden outputs come from) ----
+ * Its SIMD dot products keep 8 (AVX2) or 16 (AVX-512) float lanes and add them up at the
+ * end in a fixed tree; the reference kernels keep the same lanes in arrays, so that every
+ * rounding happens where llama.cpp's happens. */
+
+/* hsum_float_8: ((a0+a4) + (a2+a6)) + ((a1+a5) + (a3+a7)) */
+static inline float elmk_hsum8(const float a[8]) {
+    const float s0 = a[0] + a[4], s1 = a[1] + a[5], s2 = a[2] + a[6], s3 = a[3] + a[7];
+    return (s0 + s2) + (s1 + s3);
+}
+
+/* _mm512_reduce_add_ps: the upper 8 lanes onto the lower 8, then hsum_float_8 */
+static inline float elmk_hsum16(const float a[16]) {
+    float h[8];
+    for (int i = 0; i < 8; i++) h[i] = a[i + 8] + a[i];
+    return elmk_hsum8(h);
+}
+
 /* ---- plain floats (quants_float.c); activations are F32 -------------------------------- */
 void elmk_f32_to_float_ref(const void *src, float *dst, int64_t n);
 void elmk_f32_from_float_ref(const float *src, void *dst, int64_t n);

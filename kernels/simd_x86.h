@@ -15,7 +15,7 @@
 /* Fully unrolled loops over registers (tile kernels). Under AddressSanitizer the unrolled
  * tiles take clang minutes to compile and their speed does not matter, so they stay loops. */
 #if defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
 #define X86_SANITIZED 1
 #endif
 #endif

@@ -200,34 +200,4 @@ static inline void avx2_q6_K_step(x86_acc *acc, const block_q6_K *x, const block
     x86_fma_block(acc, y->d * x86_h2f(x->d), isum);
 }
 
-/* ---- float weights against float activations ---- */
-
-static inline __m256 avx2_load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
-static inline __m256 avx2_load_bf16(const uint16_t *p) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
-}
-
-#define AVX2_FLOAT_DOT(name, wtype, LOAD, SCALAR)                                           \
-    static inline float name(int64_t n, const wtype *w, const float *a) {                   \
-        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                         \
-        int64_t i = 0;                                                                      \
-        for (; i + 32 <= n; i += 32) {                                                      \
-            s0 = _mm256_fmadd_ps(LOAD(w + i), _mm256_loadu_ps(a + i), s0);                  \
-            s1 = _mm256_fmadd_ps(LOAD(w + i + 8), _mm256_loadu_ps(a + i + 8), s1);          \
-            s2 = _mm256_fmadd_ps(LOAD(w + i + 16), _mm256_loadu_ps(a + i + 16), s2);        \
-            s3 = _mm256_fmadd_ps(LOAD(w + i + 24), _mm256_loadu_ps(a + i + 24), s3);        \
-        }                                                                                   \
-        for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(LOAD(w + i), _mm256_loadu_ps(a + i), s0); \
-        float tail = 0.0f;                                                                  \
-        for (; i < n; i++) tail += SCALAR(w[i]) * a[i];                                     \
-        return x86_hsum_ps256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) + tail; \
-    }
-
-static inline float avx2_bf16_scalar(uint16_t h) { uint32_t u = (uint32_t)h << 16; float f; memcpy(&f, &u, 4); return f; }
-static inline float avx2_f32_scalar(float f) { return f; }
-
-AVX2_FLOAT_DOT(avx2_dot_f16, uint16_t, avx2_load_f16, x86_h2f)
-AVX2_FLOAT_DOT(avx2_dot_bf16, uint16_t, avx2_load_bf16, avx2_bf16_scalar)
-AVX2_FLOAT_DOT(avx2_dot_f32, float, _mm256_loadu_ps, avx2_f32_scalar)
-
 #endif

@@ -192,40 +192,4 @@ static inline void avx512_q3_K_step(x86_acc *acc, const block_q3_K *x, const blo
     x86_fma_block(acc, y->d * x86_h2f(x->d), s);
 }
 
-/* ---- float weights against float activations (16 lanes, masked tail) ---- */
-
-static inline __m512 avx512_load_f16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
-static inline __m512 avx512_load_bf16(const uint16_t *p) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
-}
-static inline __m512 avx512_maskload_f16(const uint16_t *p, __mmask16 k) {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, p));
-}
-static inline __m512 avx512_maskload_bf16(const uint16_t *p, __mmask16 k) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, p)), 16));
-}
-static inline __m512 avx512_maskload_f32(const float *p, __mmask16 k) { return _mm512_maskz_loadu_ps(k, p); }
-
-#define AVX512_FLOAT_DOT(name, wtype, LOAD, MLOAD)                                          \
-    static inline float name(int64_t n, const wtype *w, const float *a) {                   \
-        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                         \
-        int64_t i = 0;                                                                      \
-        for (; i + 64 <= n; i += 64) {                                                      \
-            s0 = _mm512_fmadd_ps(LOAD(w + i), _mm512_loadu_ps(a + i), s0);                  \
-            s1 = _mm512_fmadd_ps(LOAD(w + i + 16), _mm512_loadu_ps(a + i + 16), s1);        \
-            s2 = _mm512_fmadd_ps(LOAD(w + i + 32), _mm512_loadu_ps(a + i + 32), s2);        \
-            s3 = _mm512_fmadd_ps(LOAD(w + i + 48), _mm512_loadu_ps(a + i + 48), s3);        \
-        }                                                                                   \
-        for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(LOAD(w + i), _mm512_loadu_ps(a + i), s0); \
-        if (i < n) {                                                                        \
-            __mmask16 k = (__mmask16)((1u << (n - i)) - 1);                                 \
-            s1 = _mm512_fmadd_ps(MLOAD(w + i, k), _mm512_maskz_loadu_ps(k, a + i), s1);     \
-        }                                                                                   \
-        return x86_hsum_ps512(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3))); \
-    }
-
-AVX512_FLOAT_DOT(avx512_dot_f16, uint16_t, avx512_load_f16, avx512_maskload_f16)
-AVX512_FLOAT_DOT(avx512_dot_bf16, uint16_t, avx512_load_bf16, avx512_maskload_bf16)
-AVX512_FLOAT_DOT(avx512_dot_f32, float, _mm512_loadu_ps, avx512_maskload_f32)
-
 #endif

@@ -199,9 +199,10 @@ elm_status elm_chat_format_detect(const char *tmpl, size_t len, elm_chat_format 
     } else if (has(t, "<|im_assistant|>assistant<|im_middle|>")) {
         return unsupported_family("kimi-k2");
     } else {
+        /* the text need not be NUL-terminated: quote at most len bytes of it */
         return elmi_error(ELM_ERR_UNSUPPORTED,
-                          "the model's chat template (%zu bytes, starting \"%.60s\") matches no template edgelm "
-                          "knows; choose one by name (e.g. --template chatml)", len, tmpl);
+                          "the model's chat template (%zu bytes, starting \"%.*s\") matches no template edgelm "
+                          "knows; choose one by name (e.g. --template chatml)", len, (int)(len < 60 ? len : 60), tmpl);
     }
     *out = f;
     return ELM_OK;
