@@ -69,7 +69,9 @@ ELM_API elm_status elm_detokenize(const elm_tokenizer *t, const elm_token *token
 typedef struct elm_detok_stream {
     const elm_tokenizer *tok;
     bool render_special;
-    bool at_start;           /* internal: strip the leading space of the first piece */
+    bool at_start;           /* strip the leading space SentencePiece puts on the first piece;
+                                init sets it; set it false when the stream continues text
+                                already shown (an answer after its prompt) */
     uint32_t pending_len;    /* internal: bytes held back */
     char pending[16];        /* internal */
 } elm_detok_stream;

@@ -10,8 +10,16 @@
  *
  * Quantizers follow ggml's quantize_row_*_ref step for step (same float operations in the
  * same order, same truncations), so a file we write matches llama.cpp's byte for byte.
- * Dot products: the integer sum of each block is exact; the block's float contribution
- * is (d_w*d_a)*isum (+ m_w*s_a for the *_1 types), added to one float in block order.
+ * Activation quantizers (elmk_q8_0_quantize_ref, elmk_q8_1_quantize_ref) are not ggml's
+ * reference formulas but what llama.cpp's x86 build runs on activations: id = 127/amax and
+ * round half to even (its quantize_row_q8_0/q8_1 AVX path).
+ * Dot products follow llama.cpp's x86 kernels float op for float op (the integer sums are
+ * exact in any order; only where the floats round matters):
+ *   Q8_0, Q5_0 (its tinyBLAS / vec_dot AVX2) and Q4_1, Q5_1 (vec_dot AVX2): 8 float lanes,
+ *     lane l = fma(d_w*d_a, isum of elements 4l..4l+3, lane l) block after block, then
+ *     elmk_hsum8; the *_1 types add sum of fma(m_w, s_a) over blocks at the end;
+ *   Q4_0 (its repacked Q4_0x8 GEMM, used on every Q4_0 matrix with rows % 8 == 0):
+ *     one float, acc = fma(isum, d_w*d_a, acc) block after block.
  * Must not: contain SIMD code or allocate.
  */
 #include "ref.h"
@@ -20,7 +28,8 @@
 #include <math.h>
 #include <string.h>
 
-/* Products and sums must round separately, as ggml's build does (no fused multiply-add). */
+/* Products and sums round separately unless written as fmaf (the compiler must not fuse
+ * on its own: every fusion llama.cpp's build makes is spelled out). */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
@@ -36,6 +45,19 @@ static inline int trunc_to_int(float v) {
 }
 
 static inline int min_int(int a, int b) { return a < b ? a : b; }
+
+/* The 8 lanes of a 32-element block's integer dot product: lane l holds elements 4l..4l+3
+ * (the int32 lanes of ggml's maddubs+madd or vpdpbusd on one block). */
+static inline void lane_isums(const int w[32], const int8_t a[32], int lanes[8]) {
+    for (int l = 0; l < 8; l++)
+        lanes[l] = w[4 * l] * a[4 * l] + w[4 * l + 1] * a[4 * l + 1] + w[4 * l + 2] * a[4 * l + 2] +
+                   w[4 * l + 3] * a[4 * l + 3];
+}
+
+/* acc[l] = fma(d, lanes[l], acc[l]) */
+static inline void lanes_fma(float acc[8], float d, const int lanes[8]) {
+    for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lanes[l], acc[l]);
+}
 
 static inline uint32_t load_qh(const uint8_t qh[4]) {
     return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
@@ -104,7 +126,7 @@ void elmk_q4_0_vec_dot_ref(int64_t n, float *s, const void *w, const void *a) {
             isum += ((x[i].qs[j] & 0x0F) - 8) * y[i].qs[j];
             isum += ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + QK4_0 / 2];
         }
-        sum += (HALF(x[i].d) * HALF(y[i].d)) * (float)isum;
+        sum = fmaf((float)isum, HALF(x[i].d) * HALF(y[i].d), sum);
     }
     *s = sum;
 }
@@ -143,17 +165,19 @@ void elmk_q4_1_from_float_ref(const float *src, void *dst, int64_t n) {
 void elmk_q4_1_vec_dot_ref(int64_t n, float *s, const void *w, const void *a) {
     const block_q4_1 *x = w;
     const block_q8_1 *y = a;
-    float sum = 0.0f;
+    /* sum_j (d_w q_j + m_w) * d_a a_j = d_w d_a isum + m_w * (d_a sum_j a_j) */
+    float acc[8] = {0}, summs = 0.0f;
     for (int64_t i = 0; i < n / QK4_1; i++) {
-        int isum = 0;
+        int q[32], lanes[8];
         for (int j = 0; j < QK4_1 / 2; j++) {
-            isum += (x[i].qs[j] & 0x0F) * y[i].qs[j];
-            isum += (x[i].qs[j] >> 4) * y[i].qs[j + QK4_1 / 2];
+            q[j] = x[i].qs[j] & 0x0F;
+            q[j + QK4_1 / 2] = x[i].qs[j] >> 4;
         }
-        /* sum_j (d_w q_j + m_w) * d_a a_j = d_w d_a isum + m_w * (d_a sum_j a_j) */
-        sum += (HALF(x[i].d) * HALF(y[i].d)) * (float)isum + HALF(x[i].m) * HALF(y[i].s);
+        lane_isums(q, y[i].qs, lanes);
+        summs = fmaf(HALF(x[i].m), HALF(y[i].s), summs);
+        lanes_fma(acc, HALF(x[i].d) * HALF(y[i].d), lanes);
     }
-    *s = sum;
+    *s = elmk_hsum8(acc) + summs;
 }
 
 /* ==== Q5_0 =============================================================================== */
@@ -194,14 +218,15 @@ void elmk_q5_0_from_float_ref(const float *src, void *dst, int64_t n) {
 void elmk_q5_0_vec_dot_ref(int64_t n, float *s, const void *w, const void *a) {
     const block_q5_0 *x = w;
     const block_q8_0 *y = a;
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / QK5_0; i++) {
         const uint32_t qh = load_qh(x[i].qh);
-        int isum = 0;
-        for (int j = 0; j < QK5_0; j++) isum += (q5_value(x[i].qs, qh, j) - 16) * y[i].qs[j];
-        sum += (HALF(x[i].d) * HALF(y[i].d)) * (float)isum;
+        int q[32], lanes[8];
+        for (int j = 0; j < QK5_0; j++) q[j] = q5_value(x[i].qs, qh, j) - 16;
+        lane_isums(q, y[i].qs, lanes);
+        lanes_fma(acc, HALF(x[i].d) * HALF(y[i].d), lanes);
     }
-    *s = sum;
+    *s = elmk_hsum8(acc);
 }
 
 /* ==== Q5_1 =============================================================================== */
@@ -241,14 +266,16 @@ void elmk_q5_1_from_float_ref(const float *src, void *dst, int64_t n) {
 void elmk_q5_1_vec_dot_ref(int64_t n, float *s, const void *w, const void *a) {
     const block_q5_1 *x = w;
     const block_q8_1 *y = a;
-    float sum = 0.0f;
+    float acc[8] = {0}, summs = 0.0f;
     for (int64_t i = 0; i < n / QK5_1; i++) {
         const uint32_t qh = load_qh(x[i].qh);
-        int isum = 0;
-        for (int j = 0; j < QK5_1; j++) isum += q5_value(x[i].qs, qh, j) * y[i].qs[j];
-        sum += (HALF(x[i].d) * HALF(y[i].d)) * (float)isum + HALF(x[i].m) * HALF(y[i].s);
+        int q[32], lanes[8];
+        for (int j = 0; j < QK5_1; j++) q[j] = q5_value(x[i].qs, qh, j);
+        lane_isums(q, y[i].qs, lanes);
+        summs = fmaf(HALF(x[i].m), HALF(y[i].s), summs);
+        lanes_fma(acc, HALF(x[i].d) * HALF(y[i].d), lanes);
     }
-    *s = sum;
+    *s = elmk_hsum8(acc) + summs;
 }
 
 /* ==== Q8_0 and Q8_1 ====================================================================== */
@@ -279,13 +306,14 @@ void elmk_q8_0_from_float_ref(const float *src, void *dst, int64_t n) {
 
 void elmk_q8_0_vec_dot_ref(int64_t n, float *s, const void *w, const void *a) {
     const block_q8_0 *x = w, *y = a;
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / QK8_0; i++) {
-        int isum = 0;
-        for (int j = 0; j < QK8_0; j++) isum += x[i].qs[j] * y[i].qs[j];
-        sum += (HALF(x[i].d) * HALF(y[i].d)) * (float)isum;
+        int q[32], lanes[8];
+        for (int j = 0; j < QK8_0; j++) q[j] = x[i].qs[j];
+        lane_isums(q, y[i].qs, lanes);
+        lanes_fma(acc, HALF(x[i].d) * HALF(y[i].d), lanes);
     }
-    *s = sum;
+    *s = elmk_hsum8(acc);
 }
 
 /* ggml has no to_float for Q8_1; this one reads it like Q8_0 (s is redundant there). */
@@ -306,5 +334,38 @@ void elmk_q8_1_from_float_ref(const float *src, void *dst, int64_t n) {
         for (int j = 0; j < QK8_1; j++) sum += b[i].qs[j];
         b[i].d = elmk_fp32_to_fp16(d);
         b[i].s = elmk_fp32_to_fp16((float)sum * d);
+    }
+}
+
+/* ==== Activation quantizers (llama.cpp's x86 quantize_row_q8_0 / q8_1) =================== */
+
+/* d = amax/127 as ggml's reference, but the codes use id = 127/amax (not 1/d) and round
+ * half to even; returns d. */
+static float q8_block_act(const float *x, int8_t *q) {
+    float amax = 0.0f;
+    for (int j = 0; j < 32; j++) amax = amax > fabsf(x[j]) ? amax : fabsf(x[j]);
+    const float d = amax / 127.f;
+    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+    for (int j = 0; j < 32; j++) {
+        const float v = x[j] * id;
+        /* |v| <= 127 (plus rounding): nearest_int is exact there; NaN gives 0 */
+        q[j] = (int8_t)(v == v ? min_int(127, elmk_nearest_int(v < -127.0f ? -127.0f : v)) : 0);
+    }
+    return d;
+}
+
+void elmk_q8_0_quantize_ref(const float *src, void *dst, int64_t n) {
+    block_q8_0 *b = dst;
+    for (int64_t i = 0; i < n / QK8_0; i++, src += QK8_0) b[i].d = elmk_fp32_to_fp16(q8_block_act(src, b[i].qs));
+}
+
+void elmk_q8_1_quantize_ref(const float *src, void *dst, int64_t n) {
+    block_q8_1 *b = dst;
+    for (int64_t i = 0; i < n / QK8_1; i++, src += QK8_1) {
+        const float d = q8_block_act(src, b[i].qs);
+        int sum = 0;
+        for (int j = 0; j < QK8_1; j++) sum += b[i].qs[j];
+        b[i].d = elmk_fp32_to_fp16(d);
+        b[i].s = elmk_fp32_to_fp16(d * (float)sum);
     }
 }
