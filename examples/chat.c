@@ -17,6 +17,7 @@
 #include "edgelm.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,13 +238,23 @@ static int repl(elm_chat *chat, elm_sampler *smp, const options *o) {
     size_t cap = 0;
     int rc = 0;
     for (;;) {
+        /* Ctrl-C at the prompt must never be lost: it could arrive after the prompt is
+         * printed but before the read blocks. So SIGINT stays blocked until ppoll, which
+         * unblocks it and waits in one atomic step; a Ctrl-C then ends the wait at once. */
+        sigset_t block, orig;
+        sigemptyset(&block);
+        sigaddset(&block, SIGINT);
+        sigprocmask(SIG_BLOCK, &block, &orig);
+        interrupted = 0;
         fputs("> ", stdout);
         fflush(stdout);
-        interrupted = 0;
+        struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+        bool have_input = ppoll(&pfd, 1, NULL, &orig) > 0;
+        sigprocmask(SIG_SETMASK, &orig, NULL);
         errno = 0;
-        ssize_t n = getline(&line, &cap, stdin);
+        ssize_t n = (have_input && !interrupted) ? getline(&line, &cap, stdin) : -1;
         if (n < 0) {
-            if (errno == EINTR || interrupted) {   /* Ctrl-C at the prompt: a fresh prompt */
+            if (!have_input || errno == EINTR || interrupted) {   /* Ctrl-C: a fresh prompt */
                 clearerr(stdin);
                 fputs("\n(/quit or Ctrl-D to leave)\n", stderr);
                 continue;
