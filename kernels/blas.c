@@ -19,8 +19,10 @@
 
 bool elmk_have_blas(void) { return true; }
 
-/* Weight types for which sgemm beats our own tile kernels on long prompts (measured with
- * edgelm-bench-kernels: the integer VNNI/maddubs tiles win for every quantized type). */
+/* Weight types sgemm may take: the float ones (for quantized types our integer tiles are
+ * far ahead). On the Zen 4 reference machine our own float tiles are still 2-3x faster
+ * than this path (edgelm-bench-kernels --blas), and sgemm does not repeat llama.cpp's
+ * float operations, so it is off unless a caller asks for it (allow_blas). */
 static bool blas_type(uint32_t wtype) {
     return wtype == ELM_TYPE_F32 || wtype == ELM_TYPE_F16 || wtype == ELM_TYPE_BF16;
 }

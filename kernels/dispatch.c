@@ -100,18 +100,25 @@ static atomic_int active = ELMK_ISA_SCALAR;
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
-#define OPS(T, vdt, name) \
-    [ELM_TYPE_##T] = {ELM_TYPE_##vdt, elmk_##name##_to_float_ref, elmk_##name##_from_float_ref, elmk_##name##_vec_dot_ref, NULL, 0, 0}
-#define ACT_OPS(T, name) \
-    [ELM_TYPE_##T] = {ELM_TYPE_##T, elmk_##name##_to_float_ref, elmk_##name##_from_float_ref, NULL, NULL, 0, 0}
+/* A weight type (q: its activation quantizer when it is itself an activation type). */
+#define OPS(T, vdt, name, q) \
+    [ELM_TYPE_##T] = {ELM_TYPE_##vdt, elmk_##name##_to_float_ref, elmk_##name##_from_float_ref, q, \
+                      elmk_##name##_vec_dot_ref, NULL, 0, 0}
+#define ACT_OPS(T, name, q) \
+    [ELM_TYPE_##T] = {ELM_TYPE_##T, elmk_##name##_to_float_ref, elmk_##name##_from_float_ref, q, NULL, NULL, 0, 0}
 
-/* Types without an entry (to_float == NULL) cannot be computed with. */
+/* Types without an entry (to_float == NULL) cannot be computed with. Activations are
+ * quantized as llama.cpp's x86 build does: Q8_0/Q8_1 with its SIMD formula, Q8_K, F16 and
+ * BF16 with the reference (round to nearest even). */
 static const elmk_type_ops scalar_ops[ELM_TYPE_COUNT] = {
-    OPS(F32, F32, f32),     OPS(F16, F32, f16),     OPS(BF16, F32, bf16),
-    OPS(Q4_0, Q8_0, q4_0),  OPS(Q4_1, Q8_1, q4_1),  OPS(Q5_0, Q8_0, q5_0),
-    OPS(Q5_1, Q8_1, q5_1),  OPS(Q8_0, Q8_0, q8_0),  ACT_OPS(Q8_1, q8_1),
-    OPS(Q2_K, Q8_K, q2_K),  OPS(Q3_K, Q8_K, q3_K),  OPS(Q4_K, Q8_K, q4_K),
-    OPS(Q5_K, Q8_K, q5_K),  OPS(Q6_K, Q8_K, q6_K),  ACT_OPS(Q8_K, q8_K),
+    OPS(F32, F32, f32, elmk_f32_from_float_ref),    OPS(F16, F16, f16, elmk_f16_from_float_ref),
+    OPS(BF16, BF16, bf16, elmk_bf16_from_float_ref),
+    OPS(Q4_0, Q8_0, q4_0, NULL),  OPS(Q4_1, Q8_1, q4_1, NULL),  OPS(Q5_0, Q8_0, q5_0, NULL),
+    OPS(Q5_1, Q8_1, q5_1, NULL),  OPS(Q8_0, Q8_0, q8_0, elmk_q8_0_quantize_ref),
+    ACT_OPS(Q8_1, q8_1, elmk_q8_1_quantize_ref),
+    OPS(Q2_K, Q8_K, q2_K, NULL),  OPS(Q3_K, Q8_K, q3_K, NULL),  OPS(Q4_K, Q8_K, q4_K, NULL),
+    OPS(Q5_K, Q8_K, q5_K, NULL),  OPS(Q6_K, Q8_K, q6_K, NULL),
+    ACT_OPS(Q8_K, q8_K, elmk_q8_K_from_float_ref),
 };
 
 static bool isa_supported(elmk_isa isa) {
@@ -137,6 +144,28 @@ static void build_row(elmk_isa isa, elmk_isa base, void (*fill)(elmk_type_ops *)
     available[isa] = true;
 }
 
+#if defined(__x86_64__)
+#include "fill_x86.h"
+#include "packed.h"
+/* The kernels with llama.cpp's exact arithmetic come last, so they override whatever the
+ * ISA files installed: F32/F16/BF16 everywhere, and the packed kernels of every type but
+ * Q4_0 (whose packed kernels already have its one-float arithmetic). The AVX2 packed
+ * kernels of those types do not have the 8 float lanes yet: AVX2 uses its (exact) dot
+ * products for them. */
+static void fill_avx2(elmk_type_ops *t) {
+    elmk_fill_ops_avx2(t);
+    elmk_fill_float_exact_avx2(t);
+    static const uint32_t lanes8[] = {ELM_TYPE_Q8_0, ELM_TYPE_Q5_0, ELM_TYPE_Q4_1, ELM_TYPE_Q5_1, ELM_TYPE_Q2_K,
+                                      ELM_TYPE_Q3_K, ELM_TYPE_Q4_K, ELM_TYPE_Q5_K, ELM_TYPE_Q6_K};
+    for (size_t i = 0; i < sizeof lanes8 / sizeof lanes8[0]; i++) elmk_packed_register(ELMK_ISA_AVX2, lanes8[i], NULL);
+}
+static void fill_avx512(elmk_type_ops *t) {
+    elmk_fill_ops_avx512(t);
+    elmk_fill_float_exact_avx512(t);
+    if (__builtin_cpu_supports("avx512vnni")) elmk_fill_packed_exact_avx512();
+}
+#endif
+
 static elmk_isa best_isa(void) {
     for (int i = ELMK_ISA_COUNT - 1; i > 0; i--)
         if (available[i]) return (elmk_isa)i;
@@ -148,8 +177,8 @@ static void init(void) {
     memcpy(tables[ELMK_ISA_SCALAR], scalar_ops, sizeof scalar_ops);
     available[ELMK_ISA_SCALAR] = true;
 #if defined(__x86_64__)
-    build_row(ELMK_ISA_AVX2, ELMK_ISA_SCALAR, elmk_fill_ops_avx2);
-    if (available[ELMK_ISA_AVX2]) build_row(ELMK_ISA_AVX512, ELMK_ISA_AVX2, elmk_fill_ops_avx512);
+    build_row(ELMK_ISA_AVX2, ELMK_ISA_SCALAR, fill_avx2);
+    if (available[ELMK_ISA_AVX2]) build_row(ELMK_ISA_AVX512, ELMK_ISA_AVX2, fill_avx512);
 #elif defined(__aarch64__)
     build_row(ELMK_ISA_NEON, ELMK_ISA_SCALAR, elmk_fill_ops_neon);
     if (available[ELMK_ISA_NEON]) build_row(ELMK_ISA_NEON_DOTPROD, ELMK_ISA_NEON, elmk_fill_ops_neon_dotprod);

@@ -3,27 +3,24 @@
  * (elmk_fill_ops_avx512). The per-block arithmetic is in steps_avx512.h.
  *
  * The integer kernels need VNNI (vpdpbusd, vpdpwssd); on an AVX-512 CPU without it only
- * the float kernels are installed and the integer types keep the AVX2 entries.
+ * the activation quantizers are installed and the integer types keep the AVX2 entries.
+ * (F32/F16/BF16 are float_dot_avx512.c's; dispatch.c installs them after this.)
  * Must not: change entries of types it does not accelerate.
  */
 #include "kernels.h"
 #include "fill_x86.h"
 #include "steps_avx512.h"
 
-/* Two accumulators (even and odd blocks) so consecutive blocks do not wait on one FMA. */
+/* One accumulator, block after block, as llama.cpp's vec_dot (the exact arithmetic is in
+ * quants_legacy.c). */
 #define LEGACY_VEC_DOT(name, wblock, ablock, STEP)                                         \
     static void name(int64_t n, float *s, const void *vw, const void *va) {                \
         const wblock *x = vw;                                                               \
         const ablock *y = va;                                                               \
         const int64_t nb = n / 32;                                                          \
-        x86_acc acc0 = x86_acc_zero(), acc1 = x86_acc_zero();                               \
-        int64_t i = 0;                                                                      \
-        for (; i + 1 < nb; i += 2) {                                                        \
-            STEP(&acc0, x + i, y + i);                                                      \
-            STEP(&acc1, x + i + 1, y + i + 1);                                              \
-        }                                                                                   \
-        if (i < nb) STEP(&acc0, x + i, y + i);                                              \
-        *s = x86_acc_sum2(acc0, acc1);                                                      \
+        x86_acc acc = x86_acc_zero();                                                       \
+        for (int64_t i = 0; i < nb; i++) STEP(&acc, x + i, y + i);                          \
+        *s = x86_acc_sum(acc);                                                              \
     }
 
 LEGACY_VEC_DOT(vec_dot_q4_0, block_q4_0, block_q8_0, avx512_q4_0_full)
@@ -49,7 +46,6 @@ KQUANT_VEC_DOT(vec_dot_q5_K, block_q5_K, avx512_q5_K_step)
 KQUANT_VEC_DOT(vec_dot_q6_K, block_q6_K, avx512_q6_K_step)
 
 void elmk_fill_ops_avx512(elmk_type_ops table[ELM_TYPE_COUNT]) {
-    elmk_fill_float_avx512(table);   /* F32/F16/BF16 dots and tiles */
     elmk_fill_quant_avx512(table);
     /* dispatch.c runs this inside its one-time initialisation, so ask the CPU directly */
     if (!__builtin_cpu_supports("avx512vnni")) return;

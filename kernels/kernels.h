@@ -64,13 +64,20 @@ typedef void (*elmk_from_float_fn)(const float *src, void *dst, int64_t n);
 typedef void (*elmk_gemm_fn)(int64_t n, float *s, size_t ss, const void *w, size_t w_row_bytes,
                              const void *a, size_t a_row_bytes, int nr, int nc);
 
-/* Activation types by weight type (fixed, so every ISA agrees):
- *   F32, F16, BF16 -> F32 (no activation quantization; weights converted in registers)
- *   Q4_0, Q5_0, Q8_0 -> Q8_0      Q4_1, Q5_1 -> Q8_1      Q2_K..Q6_K -> Q8_K          */
+/* Activation types by weight type (ggml's vec_dot_type, fixed, so every ISA agrees):
+ *   F32 -> F32 (used in place)    F16 -> F16    BF16 -> BF16 (activations rounded to the
+ *   weight's type, as llama.cpp does)
+ *   Q4_0, Q5_0, Q8_0 -> Q8_0      Q4_1, Q5_1 -> Q8_1      Q2_K..Q6_K -> Q8_K
+ * Every ISA computes each dot product with the same float operations as llama.cpp's x86
+ * build (see ref.h and the quants_*.c files), so results are bit-identical across ISAs,
+ * across tile shapes and with llama.cpp itself. */
 typedef struct elmk_type_ops {
     uint32_t vec_dot_type;        /* the activation type vec_dot wants (e.g. Q8_0, Q8_K, F32) */
     elmk_to_float_fn to_float;    /* dequantize a row (exactly as ggml does) */
     elmk_from_float_fn from_float;/* quantize a row: reference (ggml's round-to-nearest) */
+    elmk_from_float_fn quantize;  /* activation types only: quantize a row of activations as
+                                     llama.cpp's x86 build does (Q8_0/Q8_1: id = 127/amax and
+                                     halves to even, unlike from_float); NULL otherwise */
     elmk_vec_dot_fn vec_dot;      /* NULL when this type cannot be a weight */
     elmk_gemm_fn gemm;            /* optional; NULL: the driver loops over vec_dot */
     int gemm_nr, gemm_nc;         /* the tile shape gemm is fastest at (e.g. 4 x 4) */

@@ -9,13 +9,14 @@
  *      two threads write into the same 64-byte line of y.
  * Three ways to do phase 2, in order of preference:
  *   - packed: m->packed was made by elmk_repack for this matrix and the active ISA has a
- *     kernel for it (every quantized type on x86): xq holds packed activations, each
- *     thread runs the kernel on its groups of 16 rows, for one token or many;
+ *     kernel for it (every quantized type with AVX-512 VNNI, Q4_0 with AVX2): xq holds
+ *     packed activations, each thread runs the kernel on its groups of 16 rows, for one
+ *     token or many;
  *   - BLAS: long prompts with float weights, when allowed (blas.c; thread 0 only);
  *   - the type's tile kernel (float types: several rows x several tokens per call) over
  *     panels of rows that stay in L2 while all the tokens pass, or else its dot product.
- * Every output is computed by the same arithmetic whatever nth is, so the result does not
- * depend on the number of threads.
+ * Every path but BLAS repeats the scalar reference's (llama.cpp's) float operations for
+ * each output, so results do not depend on the path, the batch size or nth.
  * Must not: allocate, print, or know what a layer is.
  */
 #include <stdint.h>
@@ -54,7 +55,7 @@ size_t elmk_matmul_scratch_bytes(uint32_t wtype, int64_t n_in, int64_t n_tok) {
  * into block ranges (blocks are independent), so a single token uses every thread. */
 static void quantize_share(const elmk_matmul_params *m, const elmk_type_ops *ops, size_t qrow, int ith, int nth) {
     const elm_type_info *ti = elm_type_get_info(ops->vec_dot_type);
-    const elmk_from_float_fn quantize = elmk_get_ops(ops->vec_dot_type)->from_float;
+    const elmk_from_float_fn quantize = elmk_get_ops(ops->vec_dot_type)->quantize;   /* llama.cpp's way */
     const int64_t bs = ti->block_size;
     const int64_t nb = m->n_in / bs;
     char *xq = m->xq;

@@ -1,9 +1,8 @@
 /* ops.h: the small float operations a forward pass needs besides matrix products (internal).
  *
- * Plain loops over float rows, written so the compiler can vectorise them. They are named
- * by their math, not by where a model uses them, and they follow ggml's order of
- * operations so that results agree with llama.cpp to the last bits where that is cheap
- * (sums of squares and softmax sums in double, RoPE angles by repeated multiplication).
+ * Named by their math, not by where a model uses them. Each repeats the float operations
+ * of llama.cpp's x86 build (ggml's CPU backend, AVX-512, gcc), so that a forward pass
+ * agrees with llama.cpp bit for bit: see ops.c for each one's order of operations.
  *
  * Must not: know about models, layers or files; allocate; use threads.
  */
@@ -22,17 +21,15 @@ void elmk_add(float *restrict y, const float *restrict x, int64_t n);
 /* g[i] = silu(g[i]) * u[i], silu(v) = v / (1 + exp(-v))   (the SwiGLU gate) */
 void elmk_silu_mul(float *g, const float *u, int64_t n);
 
-/* sum_i a[i] * b[i], accumulated in float lanes (vectorisable) */
-float elmk_dot(const float *a, const float *b, int64_t n);
+/* exp(x) exactly as ggml's vectorised ggml_v_expf computes it (not libm's expf) */
+float elmk_expf_ggml(float x);
 
-/* y[i] += a * x[i]   (y and x do not overlap) */
-void elmk_axpy(float *restrict y, float a, const float *restrict x, int64_t n);
-
-/* Attention over rows of keys or values, F32 or IEEE half (half = true, raw bits):
- *   elmk_dot_rows:  s[j] = scale * sum_i q[i] * K[j][i]        for j < n
- *   elmk_mix_rows:  out[i] = sum_j p[j] * V[j][i]              for i < d
- * K and V hold n rows of d elements, back to back. */
-void elmk_dot_rows(float *s, const float *q, const void *K, bool half, int64_t n, int64_t d, float scale);
+/* Attention over the cache, F32 or IEEE half (half = true, raw bits):
+ *   elmk_dot_rows:  s[j] = scale * dot(q, K[j])   for j < n; q is in the cache's format
+ *                   (F16 bits when half), K holds n rows of d elements
+ *   elmk_mix_rows:  out[i] = sum_j p[j] * V[j][i]  for i < d; V holds n rows of d
+ * with the arithmetic of llama.cpp's matrix products of the cache (see ops.c). */
+void elmk_dot_rows(float *s, const void *q, const void *K, bool half, int64_t n, int64_t d, float scale);
 void elmk_mix_rows(float *restrict out, const float *p, const void *V, bool half, int64_t n, int64_t d);
 
 /* In place: x[i] = exp(x[i] - max) / sum_j exp(x[j] - max); the sum is kept in double. */
@@ -42,12 +39,14 @@ void elmk_softmax(float *x, int64_t n);
  * halves of work space). */
 void elmk_round_to_fp16(float *x, uint16_t *tmp, int64_t n);
 
-/* The AVX2 + F16C versions (ops_avx2.c, x86-64 builds only); the functions above call
- * them when the active ISA has them. */
-void elmk_dot_rows_avx2(float *s, const float *q, const void *K, bool half, int64_t n, int64_t d, float scale);
+/* The AVX2 (+FMA, F16C) and AVX-512 versions (ops_avx2.c, ops_avx512.c; x86-64 builds
+ * only); the functions above call them when the active ISA has them. Same bits. */
+void elmk_silu_mul_avx2(float *g, const float *u, int64_t n);
 void elmk_mix_rows_avx2(float *restrict out, const float *p, const void *V, bool half, int64_t n, int64_t d);
-void elmk_round_to_fp16_avx2(float *x, int64_t n);
 void elmk_softmax_avx2(float *x, int64_t n);
+void elmk_silu_mul_avx512(float *g, const float *u, int64_t n);
+void elmk_mix_rows_avx512(float *restrict out, const float *p, const void *V, bool half, int64_t n, int64_t d);
+void elmk_softmax_avx512(float *x, int64_t n);
 
 /* Rotary position embedding.
  * elmk_rope_angles fills cs[2*i] = cos(theta_i), cs[2*i+1] = sin(theta_i) for the

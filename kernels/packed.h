@@ -68,18 +68,28 @@ static inline const uint8_t *elmk_packed_group(const elmk_packed_header *h, int6
 #define ELMK_PK_Q2_K_UNIT 1344
 #define ELMK_PK_Q3_K_UNIT 1856
 
-/* ---- packed activations ---------------------------------------------------------------- */
+/* ---- packed activations ----------------------------------------------------------------
+ * The exact kernels (packed_exact_*.c) reproduce the reference dot products, whose integer
+ * lanes are sums over 4 consecutive codes, so they take the offsets of unsigned codes out
+ * per 4 codes (lcorr, c4); gemm_*.c's Q4_0 kernel needs only the block's corr. */
 
-/* For weights whose vec_dot_type is Q8_0: per block, the codes, the float scale and
- * -off * sum(qs), where off is the weight codes' offset (Q4_0: 8, Q5_0: 16, Q8_0 as
- * unsigned: 128). */
-typedef struct { int8_t qs[32]; float d; int32_t corr; } elmk_pact_q8_0;
+/* For weights whose vec_dot_type is Q8_0: per block, the codes, the float scale,
+ * corr = -off * sum(qs) and lcorr[k] = -off * (codes 4k..4k+3 summed), where off is the
+ * weight codes' offset (Q4_0: 8, Q5_0: 16, Q8_0 as unsigned: 128). */
+typedef struct { int8_t qs[32]; float d; int32_t corr; int32_t lcorr[8]; } elmk_pact_q8_0;
 /* For Q4_1 / Q5_1 (vec_dot_type Q8_1): the codes, d and s (= the block's fp16 s). */
 typedef struct { int8_t qs[32]; float d; float s; } elmk_pact_q8_1;
 /* For K-quant weights (vec_dot_type Q8_K): per super-block, the codes, the scale,
- * -off * (sum of each 16 codes) (Q6_K: off 32, Q3_K: 4, else 0), the 16 sums of 16 codes
- * and the 8 sums of 32 codes. */
-typedef struct { int8_t qs[256]; float d; int32_t corr[16]; int16_t bsums[16]; int16_t bs32[8]; } elmk_pact_q8_K;
+ * corr[g] = -off * (sum of the 16 codes of group g) (Q6_K: off 32, Q3_K: 4, else 0), the
+ * 16 sums of 16 codes, the 8 sums of 32 codes, and c4[i] = -off * (codes 4i..4i+3). */
+typedef struct {
+    int8_t qs[256];
+    float d;
+    int32_t corr[16];
+    int16_t bsums[16];
+    int16_t bs32[8];
+    int32_t c4[64];
+} elmk_pact_q8_K;
 
 /* Computes y[t*ys + r] for every token t < n_tok and every row r of groups [g0, g1)
  * (rows past n_out are not written). act: n_tok packed activation rows, act_row bytes apart. */

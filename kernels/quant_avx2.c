@@ -1,5 +1,6 @@
-/* quant_avx2.c: AVX2 quantizers of activation rows (Q8_0, Q8_1, Q8_K), bit-identical to
- * the scalar reference; see quant_avx512.c for the arithmetic (the same, 8 lanes wide).
+/* quant_avx2.c: AVX2 quantizers of rows into the activation types (Q8_0, Q8_1, Q8_K, F16,
+ * BF16), bit-identical to the scalar reference; see quant_avx512.c for the arithmetic
+ * (the same, 8 lanes wide).
  * Must not: read or write past n elements.
  */
 #include "kernels.h"
@@ -48,6 +49,77 @@ static inline float q8_block32(const float *x, int8_t *q, int *sum) {
     _mm256_storeu_si256((__m256i *)q, b);
     if (sum) *sum = sum_i8_32(b);
     return d;
+}
+
+/* llama.cpp's activation formula for one block of 32: returns d, the code sum in *sum. */
+static inline float q8_block32_act(const float *x, int8_t *q, int *sum) {
+    __m256 v[4], am = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) {
+        v[k] = _mm256_loadu_ps(x + 8 * k);
+        am = _mm256_max_ps(am, abs8(v[k]));
+    }
+    const float amax = hmax8(am);
+    const float d = amax / 127.f;
+    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+    __m256i c[4];
+    for (int k = 0; k < 4; k++) {
+        const __m256 p = _mm256_mul_ps(v[k], _mm256_set1_ps(id));
+        const __m256 ok = _mm256_cmp_ps(p, p, _CMP_ORD_Q);   /* NaN -> 0 */
+        const __m256 pc = _mm256_blendv_ps(p, _mm256_set1_ps(-127.0f), _mm256_cmp_ps(p, _mm256_set1_ps(-127.0f), _CMP_LT_OQ));
+        c[k] = _mm256_and_si256(_mm256_min_epi32(_mm256_cvtps_epi32(pc), _mm256_set1_epi32(127)), _mm256_castps_si256(ok));
+    }
+    const __m256i b = pack32(c[0], c[1], c[2], c[3]);
+    _mm256_storeu_si256((__m256i *)q, b);
+    if (sum) *sum = sum_i8_32(b);
+    return d;
+}
+
+static void quantize_q8_0(const float *src, void *dst, int64_t n) {
+    block_q8_0 *y = dst;
+    for (int64_t i = 0; i < n / QK8_0; i++) y[i].d = elmk_fp32_to_fp16(q8_block32_act(src + i * QK8_0, y[i].qs, NULL));
+}
+
+static void quantize_q8_1(const float *src, void *dst, int64_t n) {
+    block_q8_1 *y = dst;
+    for (int64_t i = 0; i < n / QK8_1; i++) {
+        int sum;
+        const float d = q8_block32_act(src + i * QK8_1, y[i].qs, &sum);
+        y[i].d = elmk_fp32_to_fp16(d);
+        y[i].s = elmk_fp32_to_fp16(d * (float)sum);
+    }
+}
+
+/* F16 with F16C (round to nearest even, NaN -> sign | 0x7E00), the last n % 8 by the reference. */
+static void quantize_f16(const float *src, void *dst, int64_t n) {
+    uint16_t *y = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(src + i);
+        __m128i h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        if (_mm256_movemask_ps(_mm256_cmp_ps(x, x, _CMP_UNORD_Q))) {
+            for (int j = 0; j < 8; j++) y[i + j] = elmk_fp32_to_fp16(src[i + j]);
+            continue;
+        }
+        _mm_storeu_si128((__m128i *)(y + i), h);
+    }
+    for (; i < n; i++) y[i] = elmk_fp32_to_fp16(src[i]);
+}
+
+static void quantize_bf16(const float *src, void *dst, int64_t n) {
+    uint16_t *y = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i u = _mm256_loadu_si256((const __m256i *)(src + i));
+        const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+        __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(odd, _mm256_set1_epi32(0x7FFF))), 16);
+        const __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF));
+        const __m256i nan = _mm256_cmpgt_epi32(a, _mm256_set1_epi32(0x7F800000));   /* a >= 0: signed compare is fine */
+        r = _mm256_blendv_epi8(r, _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40)), nan);
+        /* 8 x 32-bit -> 8 x 16-bit (values < 2^16) */
+        const __m128i p = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+        _mm_storeu_si128((__m128i *)(y + i), p);
+    }
+    for (; i < n; i++) y[i] = elmk_fp32_to_bf16(src[i]);
 }
 
 static void from_float_q8_0(const float *src, void *dst, int64_t n) {
@@ -106,4 +178,9 @@ void elmk_fill_quant_avx2(elmk_type_ops table[ELM_TYPE_COUNT]) {
     table[ELM_TYPE_Q8_0].from_float = from_float_q8_0;
     table[ELM_TYPE_Q8_1].from_float = from_float_q8_1;
     table[ELM_TYPE_Q8_K].from_float = from_float_q8_K;
+    table[ELM_TYPE_Q8_0].quantize = quantize_q8_0;
+    table[ELM_TYPE_Q8_1].quantize = quantize_q8_1;
+    table[ELM_TYPE_Q8_K].quantize = from_float_q8_K;
+    table[ELM_TYPE_F16].quantize = table[ELM_TYPE_F16].from_float = quantize_f16;
+    table[ELM_TYPE_BF16].quantize = table[ELM_TYPE_BF16].from_float = quantize_bf16;
 }

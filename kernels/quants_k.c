@@ -24,9 +24,15 @@
  * from_float follows ggml's quantize_row_*_ref (the search for the best scales without an
  * importance matrix: make_qkx2_quants, make_q3_quants, make_qx_quants), same operations in
  * the same order, so our files should match llama.cpp's byte for byte.
- * vec_dot: exact integer sums per super-block (sum over sub-blocks of scale * sum(q*a),
- * and the min term from Q8_K's bsums), then d_w*d_a*isum (- dmin_w*d_a*msum) added to one
- * float, super-block after super-block.
+ * vec_dot follows llama.cpp's x86 (AVX2) kernels float op for float op. Their integer sums
+ * are exact; what matters is where floats round. Each super-block gives 8 integer lanes,
+ * lane l = sum over the elements e with e % 32 in [4l, 4l+4) of scale(e) * q(e) * a(e)
+ * (the int32 lanes of maddubs+madd over 32-element pieces), and
+ *   acc[l] = fma(d_a*d_w, lane l, acc[l]),  result = elmk_hsum8(acc), plus the min terms:
+ *   Q2_K: before that, acc[l] = fma(-d_a*dmin_w, mn[2l]*bsums[2l] + mn[2l+1]*bsums[2l+1], acc[l]);
+ *   Q4_K: 4 more lanes m[k] = fma(-d_a*dmin_w, mn[2k]*s32[2k] + mn[2k+1]*s32[2k+1], m[k])
+ *         (s32: sums of 32 activations), added as (m0+m2)+(m1+m3);
+ *   Q5_K: one float, summs = fma(-d_a*dmin_w, sum_j mn[j]*s32[j], summs).
  * Must not: contain SIMD code or allocate.
  */
 #include "ref.h"
@@ -34,7 +40,8 @@
 #include <math.h>
 #include <string.h>
 
-/* Products and sums must round separately, as ggml's build does (no fused multiply-add). */
+/* Products and sums round separately unless written as fmaf (every fusion llama.cpp's
+ * build makes is spelled out; the compiler must not add its own). */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
@@ -43,6 +50,17 @@
 #define GROUP_MAX_EPS 1e-15f   /* below this, ggml treats a group as all zeros */
 
 static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+/* The 8 integer lanes of a super-block (see the top): sc16 is the scale of each group of
+ * 16 elements. */
+static void kq_lanes(const int8_t q[QK_K], const int sc16[QK_K / 16], const int8_t *a, int lanes[8]) {
+    for (int l = 0; l < 8; l++) lanes[l] = 0;
+    for (int e = 0; e < QK_K; e++) lanes[(e % 32) / 4] += sc16[e / 16] * q[e] * a[e];
+}
+
+static void lanes_fma(float acc[8], float d, const int lanes[8]) {
+    for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lanes[l], acc[l]);
+}
 
 /* ==== Scale searches (ggml's, without importance weights) ================================ */
 
@@ -328,21 +346,20 @@ void elmk_q2_K_vec_dot_ref(int64_t n, float *s, const void *w, const void *a) {
     const block_q2_K *x = w;
     const block_q8_K *y = a;
     int8_t q[QK_K];
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / QK_K; i++) {
         q2k_unpack(&x[i], q);
-        int isum = 0, msum = 0;
-        for (int g = 0; g < QK_K / 16; g++) {
-            int gsum = 0;
-            for (int l = 0; l < 16; l++) gsum += q[16 * g + l] * y[i].qs[16 * g + l];
-            isum += (x[i].scales[g] & 0xF) * gsum;
-            msum += (x[i].scales[g] >> 4) * y[i].bsums[g];
-        }
-        const float dall = y[i].d * HALF(x[i].d);
-        const float dmin = y[i].d * HALF(x[i].dmin);
-        sum += dall * (float)isum - dmin * (float)msum;
+        int sc16[16], lanes[8], mins[8];
+        for (int g = 0; g < QK_K / 16; g++) sc16[g] = x[i].scales[g] & 0xF;
+        for (int l = 0; l < 8; l++)
+            mins[l] = (x[i].scales[2 * l] >> 4) * y[i].bsums[2 * l] + (x[i].scales[2 * l + 1] >> 4) * y[i].bsums[2 * l + 1];
+        kq_lanes(q, sc16, y[i].qs, lanes);
+        const float d = y[i].d * HALF(x[i].d);
+        const float dmin = -y[i].d * HALF(x[i].dmin);
+        lanes_fma(acc, dmin, mins);
+        lanes_fma(acc, d, lanes);
     }
-    *s = sum;
+    *s = elmk_hsum8(acc);
 }
 
 /* ==== Q3_K =============================================================================== */
@@ -414,18 +431,15 @@ void elmk_q3_K_vec_dot_ref(int64_t n, float *s, const void *w, const void *a) {
     const block_q3_K *x = w;
     const block_q8_K *y = a;
     int8_t q[QK_K];
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / QK_K; i++) {
         q3k_unpack(&x[i], q);
-        int isum = 0;
-        for (int g = 0; g < QK_K / 16; g++) {
-            int gsum = 0;
-            for (int l = 0; l < 16; l++) gsum += q[16 * g + l] * y[i].qs[16 * g + l];
-            isum += elmk_q3k_scale(g, x[i].scales) * gsum;
-        }
-        sum += (HALF(x[i].d) * y[i].d) * (float)isum;
+        int sc16[16], lanes[8];
+        for (int g = 0; g < QK_K / 16; g++) sc16[g] = elmk_q3k_scale(g, x[i].scales);
+        kq_lanes(q, sc16, y[i].qs, lanes);
+        lanes_fma(acc, y[i].d * HALF(x[i].d), lanes);
     }
-    *s = sum;
+    *s = elmk_hsum8(acc);
 }
 
 /* ==== Q4_K and Q5_K (shared scale search) ================================================ */
@@ -476,17 +490,17 @@ static void k4_quantize_block(const float *x, int nmax, float rmin, float rdelta
 
 /* Integer part of a Q4_K/Q5_K dot: isum = sum_j sc_j * sum(q*a) over sub-block j, and
  * msum = sum_j mn_j * (sum of a over sub-block j, from two bsums). */
+/* Q4_K / Q5_K: the 8 integer lanes, and mn[j] * (sum of the 32 activations of sub-block j). */
 static void k4_dot_block(const int8_t q[QK_K], const uint8_t packed[K_SCALE_SIZE], const block_q8_K *y,
-                         int *isum, int *msum) {
-    *isum = *msum = 0;
+                         int lanes[8], int mterm[8]) {
+    int sc16[16];
     for (int j = 0; j < QK_K / 32; j++) {
         uint8_t sc, m;
         elmk_k4_scale_min(j, packed, &sc, &m);
-        int jsum = 0;
-        for (int l = 0; l < 32; l++) jsum += q[32 * j + l] * y->qs[32 * j + l];
-        *isum += sc * jsum;
-        *msum += m * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+        sc16[2 * j] = sc16[2 * j + 1] = sc;
+        mterm[j] = m * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
     }
+    kq_lanes(q, sc16, y->qs, lanes);
 }
 
 /* ==== Q4_K =============================================================================== */
@@ -523,16 +537,17 @@ void elmk_q4_K_vec_dot_ref(int64_t n, float *s, const void *w, const void *a) {
     const block_q4_K *x = w;
     const block_q8_K *y = a;
     int8_t q[QK_K];
-    float sum = 0.0f;
+    float acc[8] = {0}, accm[4] = {0};
     for (int64_t i = 0; i < n / QK_K; i++) {
         q4k_unpack(&x[i], q);
-        int isum, msum;
-        k4_dot_block(q, x[i].scales, &y[i], &isum, &msum);
-        const float d = HALF(x[i].d) * y[i].d;
-        const float dmin = HALF(x[i].dmin) * y[i].d;
-        sum += d * (float)isum - dmin * (float)msum;
+        int lanes[8], mterm[8];
+        k4_dot_block(q, x[i].scales, &y[i], lanes, mterm);
+        const float d = y[i].d * HALF(x[i].d);
+        const float dmin = -y[i].d * HALF(x[i].dmin);
+        for (int k = 0; k < 4; k++) accm[k] = fmaf(dmin, (float)(mterm[2 * k] + mterm[2 * k + 1]), accm[k]);
+        lanes_fma(acc, d, lanes);
     }
-    *s = sum;
+    *s = elmk_hsum8(acc) + ((accm[0] + accm[2]) + (accm[1] + accm[3]));
 }
 
 /* ==== Q5_K =============================================================================== */
@@ -570,16 +585,18 @@ void elmk_q5_K_vec_dot_ref(int64_t n, float *s, const void *w, const void *a) {
     const block_q5_K *x = w;
     const block_q8_K *y = a;
     int8_t q[QK_K];
-    float sum = 0.0f;
+    float acc[8] = {0}, summs = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
         q5k_unpack(&x[i], q);
-        int isum, msum;
-        k4_dot_block(q, x[i].scales, &y[i], &isum, &msum);
-        const float d = HALF(x[i].d) * y[i].d;
-        const float dmin = HALF(x[i].dmin) * y[i].d;
-        sum += d * (float)isum - dmin * (float)msum;
+        int lanes[8], mterm[8], msum = 0;
+        k4_dot_block(q, x[i].scales, &y[i], lanes, mterm);
+        for (int j = 0; j < 8; j++) msum += mterm[j];
+        const float d = y[i].d * HALF(x[i].d);
+        const float dmin = -y[i].d * HALF(x[i].dmin);
+        summs = fmaf(dmin, (float)msum, summs);
+        lanes_fma(acc, d, lanes);
     }
-    *s = sum;
+    *s = elmk_hsum8(acc) + summs;
 }
 
 /* ==== Q6_K =============================================================================== */
@@ -651,18 +668,15 @@ void elmk_q6_K_vec_dot_ref(int64_t n, float *s, const void *w, const void *a) {
     const block_q6_K *x = w;
     const block_q8_K *y = a;
     int8_t q[QK_K];
-    float sum = 0.0f;
+    float acc[8] = {0};
     for (int64_t i = 0; i < n / QK_K; i++) {
         q6k_unpack(&x[i], q);
-        int isum = 0;
-        for (int g = 0; g < QK_K / 16; g++) {
-            int gsum = 0;
-            for (int l = 0; l < 16; l++) gsum += q[16 * g + l] * y[i].qs[16 * g + l];
-            isum += x[i].scales[g] * gsum;
-        }
-        sum += (HALF(x[i].d) * y[i].d) * (float)isum;
+        int sc16[16], lanes[8];
+        for (int g = 0; g < QK_K / 16; g++) sc16[g] = x[i].scales[g];
+        kq_lanes(q, sc16, y[i].qs, lanes);
+        lanes_fma(acc, y[i].d * HALF(x[i].d), lanes);
     }
-    *s = sum;
+    *s = elmk_hsum8(acc);
 }
 
 /* ==== Q8_K (activations) ================================================================= */

@@ -3,9 +3,11 @@
  * These are the truth every SIMD kernel is tested against:
  *   *_to_float    dequantizes exactly as ggml's dequantize_row_* (bit for bit)
  *   *_from_float  quantizes like ggml's quantize_row_*_ref (no importance matrix)
- *   *_vec_dot     the dot product with the type's activation type: the same integer sums
- *                 per block as ggml_vec_dot_<type>_<vec_dot_type>, then scaled and summed
- *                 in float, block after block.
+ *   *_quantize    (activation types) quantizes activations as llama.cpp's x86 build does
+ *   *_vec_dot     the dot product with the type's activation type, repeating the float
+ *                 operations of the kernel llama.cpp's x86 (AVX2/AVX-512) build runs for
+ *                 that type (lanes, fma, summation tree), so its results are llama.cpp's
+ *                 bit for bit; x86 SIMD kernels must equal these exactly.
  * dispatch.c puts them into the scalar row of the ops table; SIMD files may call them for
  * entries or tails they do not specialise. All lengths n are in elements and must be a
  * multiple of the type's block size.
@@ -70,6 +72,9 @@ void elmk_q8_0_from_float_ref(const float *src, void *dst, int64_t n);
 void elmk_q8_0_vec_dot_ref(int64_t n, float *s, const void *w, const void *a);   /* a: Q8_0 */
 void elmk_q8_1_to_float_ref(const void *src, float *dst, int64_t n);
 void elmk_q8_1_from_float_ref(const float *src, void *dst, int64_t n);
+/* activation quantizers: llama.cpp's x86 formulas (id = 127/amax, halves to even) */
+void elmk_q8_0_quantize_ref(const float *src, void *dst, int64_t n);
+void elmk_q8_1_quantize_ref(const float *src, void *dst, int64_t n);
 
 /* ---- 256-element super-blocks (quants_k.c); activations are Q8_K ------------------------ */
 void elmk_q2_K_to_float_ref(const void *src, float *dst, int64_t n);

@@ -334,7 +334,7 @@ void elmk_pact_quantize(uint32_t wtype, const float *x, void *dst, int64_t b0, i
     const int32_t off = code_offset(wtype);
     switch (wtype) {
     case ELM_TYPE_Q4_0: case ELM_TYPE_Q5_0: case ELM_TYPE_Q8_0: {
-        const elmk_from_float_fn quant = elmk_get_ops(ELM_TYPE_Q8_0)->from_float;
+        const elmk_from_float_fn quant = elmk_get_ops(ELM_TYPE_Q8_0)->quantize;
         elmk_pact_q8_0 *a = dst;
         for (int64_t b = b0; b < b1; b++) {
             block_q8_0 blk;
@@ -344,11 +344,13 @@ void elmk_pact_quantize(uint32_t wtype, const float *x, void *dst, int64_t b0, i
             memcpy(a[b].qs, blk.qs, 32);
             a[b].d = elmk_fp16_to_fp32(blk.d);
             a[b].corr = -off * sum;
+            for (int k = 0; k < 8; k++)
+                a[b].lcorr[k] = -off * (blk.qs[4 * k] + blk.qs[4 * k + 1] + blk.qs[4 * k + 2] + blk.qs[4 * k + 3]);
         }
         break;
     }
     case ELM_TYPE_Q4_1: case ELM_TYPE_Q5_1: {
-        const elmk_from_float_fn quant = elmk_get_ops(ELM_TYPE_Q8_1)->from_float;
+        const elmk_from_float_fn quant = elmk_get_ops(ELM_TYPE_Q8_1)->quantize;
         elmk_pact_q8_1 *a = dst;
         for (int64_t b = b0; b < b1; b++) {
             block_q8_1 blk;
@@ -360,7 +362,7 @@ void elmk_pact_quantize(uint32_t wtype, const float *x, void *dst, int64_t b0, i
         break;
     }
     case ELM_TYPE_Q2_K: case ELM_TYPE_Q3_K: case ELM_TYPE_Q4_K: case ELM_TYPE_Q5_K: case ELM_TYPE_Q6_K: {
-        const elmk_from_float_fn quant = elmk_get_ops(ELM_TYPE_Q8_K)->from_float;
+        const elmk_from_float_fn quant = elmk_get_ops(ELM_TYPE_Q8_K)->quantize;
         elmk_pact_q8_K *a = dst;
         for (int64_t b = b0; b < b1; b++) {
             block_q8_K blk;
@@ -372,6 +374,8 @@ void elmk_pact_quantize(uint32_t wtype, const float *x, void *dst, int64_t b0, i
                 a[b].corr[g] = -off * blk.bsums[g];
             }
             for (int j = 0; j < 8; j++) a[b].bs32[j] = (int16_t)(blk.bsums[2 * j] + blk.bsums[2 * j + 1]);
+            for (int g = 0; g < 64; g++)
+                a[b].c4[g] = -off * (blk.qs[4 * g] + blk.qs[4 * g + 1] + blk.qs[4 * g + 2] + blk.qs[4 * g + 3]);
         }
         break;
     }

@@ -54,12 +54,18 @@ static inline int x86_hsum_epi32_256(__m256i v) {
     return x86_hsum_epi32_128(_mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
 }
 
-/* A running dot product: a vector part and a scalar part (the Q4_1/Q5_1 min terms). */
-typedef struct { __m256 v; float c; } x86_acc;
+/* A running dot product in llama.cpp's shape (its AVX2 kernels): 8 float lanes v, the
+ * 4 min lanes m of Q4_K, and one float c (the min terms of Q4_1/Q5_1/Q5_K). The result
+ * is hsum8(v) + hsum4(m), plus c (adding a zero changes nothing). */
+typedef struct { __m256 v; __m128 m; float c; } x86_acc;
 
-static inline x86_acc x86_acc_zero(void) { x86_acc a = {_mm256_setzero_ps(), 0.0f}; return a; }
-static inline float x86_acc_sum(x86_acc a) { return x86_hsum_ps256(a.v) + a.c; }
-static inline float x86_acc_sum2(x86_acc a, x86_acc b) { return x86_hsum_ps256(_mm256_add_ps(a.v, b.v)) + (a.c + b.c); }
+static inline x86_acc x86_acc_zero(void) { x86_acc a = {_mm256_setzero_ps(), _mm_setzero_ps(), 0.0f}; return a; }
+static inline float x86_hsum_ps128(__m128 s) {
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+static inline float x86_acc_sum(x86_acc a) { return (x86_hsum_ps256(a.v) + x86_hsum_ps128(a.m)) + a.c; }
 
 /* acc += d * float(sumi), lane by lane */
 static inline void x86_fma_block(x86_acc *acc, float d, __m256i sumi) {

@@ -5,8 +5,11 @@
  * 32-element blocks use 256-bit vpdpbusd (on Zen 4 a zmm op costs two ymm ops, and one
  * block fills a ymm exactly); K-quant super-blocks go 64 elements per zmm with
  * maddubs + vpdpwssd, which applies the 16-bit sub-block scales in the same instruction
- * that accumulates. Weight codes are unsigned; offsets are removed with activation sums,
- * so every block's integer sum equals the scalar reference's.
+ * that accumulates. The float arithmetic is llama.cpp's (quants_legacy.c / quants_k.c are
+ * the specification): 8 int32 lanes per block (elements 4l..4l+3 of each 32-element
+ * piece; a zmm of 64 elements is folded onto them) fma'd into 8 float lanes. Weight codes
+ * are unsigned; offsets are subtracted inside the same lanes, so every lane's integer
+ * sum equals llama.cpp's.
  * Included only from files compiled with the AVX-512 flags.
  * Must not: keep state, or change the order of float operations between users.
  */
@@ -14,6 +17,8 @@
 #define ELMK_STEPS_AVX512_H
 
 #include "simd_x86.h"
+
+#include <math.h>
 
 /* ---- 32-element blocks (ymm + VNNI) ---- */
 
@@ -35,8 +40,15 @@ static inline void avx512_off_q8_0_step(x86_acc *acc, __m256i w, __m256i off, fl
 /* unsigned codes against a Q8_1 block: d*sum + m*s */
 static inline void avx512_min_q8_1_step(x86_acc *acc, __m256i w, float dx, float mx, const block_q8_1 *y) {
     __m256i q = _mm256_loadu_si256((const __m256i *)y->qs);
+    acc->c = fmaf(mx, x86_h2f(y->s), acc->c);
     x86_fma_block(acc, dx * x86_h2f(y->d), avx512_dpbusd(w, q));
-    acc->c += mx * x86_h2f(y->s);
+}
+
+/* Q4_0 (llama.cpp's repacked GEMM): the whole block's integer sum into one float */
+static inline void avx512_q4_0_step(x86_acc *acc, __m256i w, float dx, const block_q8_0 *y) {
+    __m256i q = _mm256_loadu_si256((const __m256i *)y->qs);
+    const int isum = x86_hsum_epi32_256(_mm256_sub_epi32(avx512_dpbusd(w, q), avx512_dpbusd(_mm256_set1_epi8(8), q)));
+    acc->c = fmaf((float)isum, dx * x86_h2f(y->d), acc->c);
 }
 
 static inline __m256i avx512_q8_0_w(const block_q8_0 *x) {
@@ -44,7 +56,7 @@ static inline __m256i avx512_q8_0_w(const block_q8_0 *x) {
 }
 
 static inline void avx512_q4_0_full(x86_acc *acc, const block_q4_0 *x, const block_q8_0 *y) {
-    avx512_off_q8_0_step(acc, avx512_q4_w(x->qs), _mm256_set1_epi8(8), x86_h2f(x->d), y);
+    avx512_q4_0_step(acc, avx512_q4_w(x->qs), x86_h2f(x->d), y);
 }
 static inline void avx512_q5_0_full(x86_acc *acc, const block_q5_0 *x, const block_q8_0 *y) {
     avx512_off_q8_0_step(acc, avx512_q5_w(x->qs, x->qh), _mm256_set1_epi8(16), x86_h2f(x->d), y);
@@ -89,6 +101,19 @@ static inline __m256i avx512_bsums_dot(const block_q8_K *y, __m256i sc16) {
     return _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), sc16);
 }
 
+/* Q4_K / Q5_K mins (mn16: the 8 mins as int16): 4 lanes
+ * m[k] = mn[2k]*s32[2k] + mn[2k+1]*s32[2k+1], s32[j] the sum of sub-block j's activations */
+static inline __m128i avx512_k4_min_lanes(const block_q8_K *y, __m128i mn16) {
+    const __m256i bs = _mm256_loadu_si256((const __m256i *)y->bsums);
+    const __m128i s32 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    return _mm_madd_epi16(mn16, s32);
+}
+
+/* maddubs of codes w minus maddubs of the offset: int16 pairs of (w - off) * y */
+static inline __m512i avx512_pairs_off(__m512i w, __m512i off, __m512i y) {
+    return _mm512_sub_epi16(_mm512_maddubs_epi16(w, y), _mm512_maddubs_epi16(off, y));
+}
+
 static inline void avx512_q4_K_step(x86_acc *acc, const block_q4_K *x, const block_q8_K *y) {
     uint32_t u[4];
     x86_unpack_k4_scales(x->scales, u);
@@ -102,9 +127,9 @@ static inline void avx512_q4_K_step(x86_acc *acc, const block_q4_K *x, const blo
         __m512i p = _mm512_maddubs_epi16(w, avx512_load_y64(y->qs + 64 * j));
         isum = _mm512_dpwssd_epi32(isum, p, avx512_scales_by32(sc8, j));
     }
+    const __m128i mp = avx512_k4_min_lanes(y, _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm)));
+    acc->m = _mm_fmadd_ps(_mm_set1_ps(-y->d * x86_h2f(x->dmin)), _mm_cvtepi32_ps(mp), acc->m);
     x86_fma_block(acc, y->d * x86_h2f(x->d), avx512_fold(isum));
-    __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));   /* each min twice */
-    x86_fma_block(acc, -y->d * x86_h2f(x->dmin), avx512_bsums_dot(y, m16));
 }
 
 static inline void avx512_q5_K_step(x86_acc *acc, const block_q5_K *x, const block_q8_K *y) {
@@ -124,14 +149,14 @@ static inline void avx512_q5_K_step(x86_acc *acc, const block_q5_K *x, const blo
         isum = _mm512_dpwssd_epi32(isum, p, avx512_scales_by32(sc8, j));
         sel = _mm512_slli_epi16(sel, 2);
     }
+    const __m128i mp = avx512_k4_min_lanes(y, _mm_cvtepu8_epi16(_mm_unpackhi_epi64(sm, sm)));
+    acc->c = fmaf(-y->d * x86_h2f(x->dmin), (float)x86_hsum_epi32_128(mp), acc->c);
     x86_fma_block(acc, y->d * x86_h2f(x->d), avx512_fold(isum));
-    __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));
-    x86_fma_block(acc, -y->d * x86_h2f(x->dmin), avx512_bsums_dot(y, m16));
 }
 
 static inline void avx512_q6_K_step(x86_acc *acc, const block_q6_K *x, const block_q8_K *y) {
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
-    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30), m32 = _mm512_set1_epi8(32);
     __m512i isum = _mm512_setzero_si512();
     for (int h = 0; h < 2; h++) {
         const __m512i ql = _mm512_loadu_si512((const void *)(x->ql + 64 * h));
@@ -139,13 +164,12 @@ static inline void avx512_q6_K_step(x86_acc *acc, const block_q6_K *x, const blo
         const __m512i qhz = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
         __m512i a = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(_mm512_slli_epi16(qhz, 4), m30));
         __m512i b = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_and_si512(qhz, m30));
-        isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(a, avx512_load_y64(y->qs + 128 * h)),
+        isum = _mm512_dpwssd_epi32(isum, avx512_pairs_off(a, m32, avx512_load_y64(y->qs + 128 * h)),
                                    avx512_scales_by16(sc16, 2 * h));
-        isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(b, avx512_load_y64(y->qs + 128 * h + 64)),
+        isum = _mm512_dpwssd_epi32(isum, avx512_pairs_off(b, m32, avx512_load_y64(y->qs + 128 * h + 64)),
                                    avx512_scales_by16(sc16, 2 * h + 1));
     }
-    __m256i s = _mm256_sub_epi32(avx512_fold(isum), _mm256_slli_epi32(avx512_bsums_dot(y, sc16), 5));
-    x86_fma_block(acc, y->d * x86_h2f(x->d), s);
+    x86_fma_block(acc, y->d * x86_h2f(x->d), avx512_fold(isum));
 }
 
 static inline void avx512_q2_K_step(x86_acc *acc, const block_q2_K *x, const block_q8_K *y) {
@@ -164,8 +188,9 @@ static inline void avx512_q2_K_step(x86_acc *acc, const block_q2_K *x, const blo
                                        avx512_scales_by16(sc16, z));
         }
     }
-    x86_fma_block(acc, y->d * x86_h2f(x->d), avx512_fold(isum));
+    /* llama.cpp adds the min term first */
     x86_fma_block(acc, -y->d * x86_h2f(x->dmin), avx512_bsums_dot(y, mn16));
+    x86_fma_block(acc, y->d * x86_h2f(x->d), avx512_fold(isum));
 }
 
 static inline void avx512_q3_K_step(x86_acc *acc, const block_q3_K *x, const block_q8_K *y) {
@@ -183,13 +208,12 @@ static inline void avx512_q3_K_step(x86_acc *acc, const block_q3_K *x, const blo
             const int z = 2 * h + m;
             __m512i w = _mm512_and_si512(_mm512_srli_epi16(qz, 4 * m), three);
             w = _mm512_mask_add_epi8(w, _mm512_test_epi8_mask(hm, sel), w, four);
-            isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(w, avx512_load_y64(y->qs + 64 * z)),
+            isum = _mm512_dpwssd_epi32(isum, avx512_pairs_off(w, four, avx512_load_y64(y->qs + 64 * z)),
                                        avx512_scales_by16(sc16, z));
             sel = _mm512_slli_epi16(sel, 2);
         }
     }
-    __m256i s = _mm256_sub_epi32(avx512_fold(isum), _mm256_slli_epi32(avx512_bsums_dot(y, sc16), 2));
-    x86_fma_block(acc, y->d * x86_h2f(x->d), s);
+    x86_fma_block(acc, y->d * x86_h2f(x->d), avx512_fold(isum));
 }
 
 #endif

@@ -12,9 +12,10 @@
  * Every thread of the context's pool runs forward_task from start to end; each step
  * splits its work by thread index and ends at a barrier, so the whole batch costs one
  * wake-up of the pool. Weight products go through elmk_matmul once per weight for the
- * whole batch. Numerics follow llama.cpp: with an F16 cache, queries and attention
- * probabilities are rounded to half precision before they meet the cached keys and values,
- * as ggml's matrix products of F16 tensors do.
+ * whole batch. Numerics are llama.cpp's, bit for bit on x86 (the kernels repeat its float
+ * operations): with an F16 cache, queries and attention probabilities are rounded to half
+ * precision before they meet the cached keys and values, as ggml's matrix products of F16
+ * tensors do, and every product has the same arithmetic for one token or a batch.
  * Must not: allocate, check user input, use SIMD directly (kernels/ does).
  */
 #include "forward.h"
@@ -238,9 +239,14 @@ static void attend(const fwd *f, int32_t l, int32_t t0, int ith, int nth) {
         for (int32_t t = ta; t < tb; t++) {
             const int32_t n_vis = f->pos0 + t + 1;         /* causal: itself and everything before */
             for (int32_t h = g * group; h < (g + 1) * group; h++) {
+                /* the query in the keys' format: F16 bits against a half cache */
+                const void *qk = q;
                 memcpy(q, s->q + t * QD + h * dk, (size_t)dk * sizeof *q);
-                if (half) elmk_round_to_fp16(q, h16, dk);
-                elmk_dot_rows(p, q, K, k_half, n_vis, dk, scale);
+                if (k_half) {
+                    elmk_fp32_to_fp16_row(q, h16, dk);
+                    qk = h16;
+                }
+                elmk_dot_rows(p, qk, K, k_half, n_vis, dk, scale);
                 elmk_softmax(p, n_vis);
                 if (half) elmk_round_to_fp16(p, h16, n_vis);
                 elmk_mix_rows(s->att + t * OD + h * dv, p, V, v_half, n_vis, dv);

@@ -68,7 +68,7 @@ static void put(uint32_t type, void *dst, const float *src, int32_t n) {
     switch (type) {
     case ELM_TYPE_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
     case ELM_TYPE_F16: elmk_fp32_to_fp16_row(src, dst, n); break;
-    default: elmk_get_ops(type)->from_float(src, dst, n); break;
+    default: elmk_get_ops(type)->quantize(src, dst, n); break;   /* Q8_0 as llama.cpp's x86 build stores it */
     }
 }
 
