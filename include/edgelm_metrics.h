@@ -246,11 +246,13 @@ typedef struct elm_memory_estimate {
     uint64_t file_bytes;         /* the mapping: all of the file, once faulted in */
     uint64_t weights_bytes;      /* of which tensor data */
     uint64_t repacked_bytes;     /* weight copies built at load (0 without repacking) */
+    uint64_t released_bytes;     /* mapped weight bytes handed back once repacked (their
+                                    pages are no longer resident; 0 with mlock or no mmap) */
     uint64_t kv_bytes;           /* KV cache at n_ctx */
     uint64_t scratch_bytes;      /* activations, logits, quantized-activation buffers, as
                                     allocated (elm_context_get_memory says the same) */
     uint64_t overhead_bytes;     /* tokenizer tables, tensor index, structs, thread stacks */
-    uint64_t total_bytes;        /* file + repacked + kv + scratch + overhead; without
+    uint64_t total_bytes;        /* file - released + repacked + kv + scratch + overhead; without
                                     use_blas, less the BLAS panel of the scratch, which is
                                     then allocated but never touched */
 } elm_memory_estimate;

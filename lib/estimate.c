@@ -4,7 +4,8 @@
  * The parts, each sized the way the code that allocates it does:
  *   file      the whole mapping: every page is resident once the weights have been read
  *   repack    for each matrix the kernels repack, the size of the packed copy, found by
- *             packing a small zeroed slice of the same width and scaling by the row count
+ *             packing a small zeroed slice of the same width and scaling by the row count;
+ *             the file's pages of such a matrix are released after packing (model.c)
  *   KV        layers x KV heads x n_ctx x (key row + value row), rows in the cache type
  *   scratch   the forward pass's one block, by forward.c's own layout function
  *   overhead  tokenizer tables, the GGUF index, model structs, worker thread stacks
@@ -179,7 +180,12 @@ ELM_API elm_status elm_estimate_memory(const char *path, int32_t n_ctx, elm_kv_t
         const elm_gguf_tensor *t = elm_gguf_tensor_at(g, i);
         r.weights_bytes += t->bytes;
         if (!is_matmul_weight(t, tied)) continue;
-        if (mp.repack) r.repacked_bytes += repack_bytes(t);
+        if (mp.repack) {
+            const uint64_t packed = repack_bytes(t);
+            r.repacked_bytes += packed;
+            /* the model hands a repacked matrix's mapped pages back (unless locked) */
+            if (packed && mp.use_mmap && !mp.mlock) r.released_bytes += t->bytes;
+        }
         size_t need = elmk_matmul_scratch_bytes(t->type, t->ne[0], B);
         if (need == SIZE_MAX) { elm_gguf_close(g); return elmi_error(ELM_ERR_NOMEM, "%s: n_batch %lld is too large", path, (long long)B); }
         xq = max_u64(xq, need);
@@ -227,7 +233,7 @@ ELM_API elm_status elm_estimate_memory(const char *path, int32_t n_ctx, elm_kv_t
     r.overhead_bytes = overhead(g, (int32_t)T);
     elm_gguf_close(g);
 
-    r.total_bytes = r.file_bytes + r.repacked_bytes + r.kv_bytes + scratch_touched + r.overhead_bytes;
+    r.total_bytes = r.file_bytes - r.released_bytes + r.repacked_bytes + r.kv_bytes + scratch_touched + r.overhead_bytes;
     *out = r;
     return ELM_OK;
 }

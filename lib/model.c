@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "kernels.h"
@@ -329,8 +331,21 @@ static elm_status read_weights(loader *L) {
     return ELM_OK;
 }
 
+/* Once a matrix has its packed copy, the kernels never read the file's bytes of it again,
+ * so its mapped pages are handed back to the kernel: resident memory is the packed copy
+ * alone, not both. The pages stay mapped (file-backed and clean), so a later read (the
+ * embedding rows of a tied output matrix, or a forced scalar path) faults them back in.
+ * Not done for locked or copied weights, which cannot be dropped page by page. */
+static void release_pages(const elm_model *m, const elmi_matrix *w) {
+    if (!elm_gguf_is_mapped(m->gguf)) return;
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t begin = ((uintptr_t)w->data + page - 1) & ~(page - 1);
+    const uintptr_t end = ((uintptr_t)w->data + (uintptr_t)w->row_bytes * (uintptr_t)w->n_out) & ~(page - 1);
+    if (end > begin) madvise((void *)begin, end - begin, MADV_DONTNEED);
+}
+
 /* Build the kernels' packed layouts once (when they have one for a type). */
-static elm_status repack_weights(elm_model *m) {
+static elm_status repack_weights(elm_model *m, bool release) {
     for (int32_t l = 0; l <= m->hp.n_layer; l++) {
         elmi_matrix *list[7];
         int n = 0;
@@ -350,6 +365,7 @@ static elm_status repack_weights(elm_model *m) {
             if (st) return st;
             w->packed = p;
             m->info.repacked_bytes += bytes;
+            if (release) release_pages(m, w);
         }
     }
     return ELM_OK;
@@ -442,7 +458,7 @@ elm_status elm_model_load(const char *path, const elm_model_params *params, elm_
         goto fail;
     }
     if ((st = read_hparams(&L)) || (st = read_weights(&L))) goto fail;
-    if (p.repack && (st = repack_weights(m))) goto fail;
+    if (p.repack && (st = repack_weights(m, !p.mlock))) goto fail;
     if ((st = read_tokenizer(&L))) goto fail;
 
     elm_gguf_string name;
