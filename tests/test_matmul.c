@@ -296,8 +296,12 @@ static void check_matmul(const problem *p, int64_t n_tok, int nth, const void *p
                             (long long)tk, (long long)r, got, want, tol);
                 fail();
             }
-            /* every path but BLAS repeats the reference's float operations: the same bits */
-            if (!float_path && memcmp(&got, &p->want_bits[tk * p->n_out + r], sizeof got) != 0) {
+            /* every x86 path but BLAS repeats the reference's float operations: the same
+             * bits. NEON sums in its own lane order (close to llama.cpp, not equal), so it
+             * is held to the tolerance above, as in test_kernels. */
+            const elmk_isa isa = elmk_active_isa();
+            const bool exact = isa != ELMK_ISA_NEON && isa != ELMK_ISA_NEON_DOTPROD;
+            if (exact && !float_path && memcmp(&got, &p->want_bits[tk * p->n_out + r], sizeof got) != 0) {
                 print_error("%s %s (%s) n_tok=%lld nth=%d: y[%lld][%lld] = %.9g, the scalar reference %.9g\n",
                             tname(p->t), elmk_isa_name(elmk_active_isa()), what, (long long)n_tok, nth,
                             (long long)tk, (long long)r, got, p->want_bits[tk * p->n_out + r]);
