@@ -17,6 +17,7 @@
 #include "edgelm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,10 +43,19 @@ typedef struct options {
 /* ==== Ctrl-C ================================================================================ */
 
 static volatile sig_atomic_t interrupted;
+static int wake_pipe[2] = {-1, -1};   /* the handler writes here, so the prompt wakes up */
 
 static void on_sigint(int sig) {
     (void)sig;
     interrupted = 1;
+    const int saved = errno;
+    if (wake_pipe[1] >= 0 && write(wake_pipe[1], "", 1) < 0) { /* full: already awake */ }
+    errno = saved;
+}
+
+static void drain_wake_pipe(void) {
+    char junk[64];
+    while (read(wake_pipe[0], junk, sizeof junk) > 0) {}
 }
 
 static bool should_stop(void *user) {
@@ -238,23 +248,22 @@ static int repl(elm_chat *chat, elm_sampler *smp, const options *o) {
     size_t cap = 0;
     int rc = 0;
     for (;;) {
-        /* Ctrl-C at the prompt must never be lost: it could arrive after the prompt is
-         * printed but before the read blocks. So SIGINT stays blocked until ppoll, which
-         * unblocks it and waits in one atomic step; a Ctrl-C then ends the wait at once. */
-        sigset_t block, orig;
-        sigemptyset(&block);
-        sigaddset(&block, SIGINT);
-        sigprocmask(SIG_BLOCK, &block, &orig);
+        /* Ctrl-C at the prompt must never be lost. The signal may be handled by any of
+         * the process's threads (the library's workers too), so no wait of this thread is
+         * sure to be interrupted; the handler therefore also writes a byte to a pipe, and
+         * the prompt waits on stdin and that pipe together. */
+        drain_wake_pipe();
         interrupted = 0;
         fputs("> ", stdout);
         fflush(stdout);
-        struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
-        bool have_input = ppoll(&pfd, 1, NULL, &orig) > 0;
-        sigprocmask(SIG_SETMASK, &orig, NULL);
+        struct pollfd pfd[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_pipe[0], POLLIN, 0}};
+        while (poll(pfd, 2, -1) < 0 && errno == EINTR && !interrupted) {}
+        const bool have_input = !interrupted && !(pfd[1].revents & POLLIN) && pfd[0].revents != 0;
         errno = 0;
-        ssize_t n = (have_input && !interrupted) ? getline(&line, &cap, stdin) : -1;
+        ssize_t n = have_input ? getline(&line, &cap, stdin) : -1;
         if (n < 0) {
             if (!have_input || errno == EINTR || interrupted) {   /* Ctrl-C: a fresh prompt */
+                drain_wake_pipe();
                 clearerr(stdin);
                 fputs("\n(/quit or Ctrl-D to leave)\n", stderr);
                 continue;
@@ -293,6 +302,10 @@ int main(int argc, char **argv) {
         return 2;
     }
 
+    if (pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        perror("edgelm-chat: pipe");
+        return 1;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -230,6 +231,15 @@ static void start(session *s, char *const argv[]) {
         int slave = open(slave_name, O_RDWR);
         if (slave < 0) _exit(126);
         ioctl(slave, TIOCSCTTY, 0);
+        /* NOFLSH: by default a Ctrl-C makes the terminal discard output the program has
+         * written but the reader has not taken yet. A screen shows output at once, so a
+         * person never loses any; this test reads asynchronously and would lose a prompt
+         * written just before its Ctrl-C, then wait for it forever. */
+        struct termios tio;
+        if (tcgetattr(slave, &tio) == 0) {
+            tio.c_lflag |= NOFLSH;
+            tcsetattr(slave, TCSANOW, &tio);
+        }
         dup2(slave, 0);
         dup2(slave, 1);
         dup2(slave, 2);
