@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -344,31 +346,71 @@ static void release_pages(const elm_model *m, const elmi_matrix *w) {
     if (end > begin) madvise((void *)begin, end - begin, MADV_DONTNEED);
 }
 
+/* Repacking reads every weight once and writes a copy: a second core halves the load time,
+ * so the matrices are shared out to a few short-lived threads (the context's pool does not
+ * exist yet). Each job is one matrix; results are kept by the loading thread afterwards. */
+typedef struct repack_job {
+    elmi_matrix *w;
+    void *packed;            /* NULL: no packed layout for this type or ISA */
+    size_t bytes;
+} repack_job;
+
+typedef struct repack_work {
+    repack_job *jobs;
+    int n_jobs;
+    bool release;
+    const elm_model *m;
+    atomic_int next;         /* the next job to take */
+} repack_work;
+
+static void *repack_worker(void *arg) {
+    repack_work *work = arg;
+    for (int i; (i = atomic_fetch_add(&work->next, 1)) < work->n_jobs;) {
+        repack_job *j = &work->jobs[i];
+        const elmi_matrix *w = j->w;
+        j->packed = elmk_repack(w->type, w->data, w->row_bytes, w->n_out, w->n_in, &j->bytes);
+        if (j->packed && work->release) release_pages(work->m, w);
+    }
+    return NULL;
+}
+
 /* Build the kernels' packed layouts once (when they have one for a type). */
 static elm_status repack_weights(elm_model *m, bool release) {
-    for (int32_t l = 0; l <= m->hp.n_layer; l++) {
-        elmi_matrix *list[7];
-        int n = 0;
-        if (l < m->hp.n_layer) {
-            elmi_layer *ly = &m->layers[l];
-            elmi_matrix *all[7] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->ffn_gate, &ly->ffn_up, &ly->ffn_down};
-            for (int i = 0; i < 7; i++) list[n++] = all[i];
-        } else {
-            list[n++] = &m->output;
-        }
-        for (int i = 0; i < n; i++) {
-            elmi_matrix *w = list[i];
-            size_t bytes = 0;
-            void *p = elmk_repack(w->type, w->data, w->row_bytes, w->n_out, w->n_in, &bytes);
-            if (!p) continue;
-            elm_status st = own(m, p);
-            if (st) return st;
-            w->packed = p;
-            m->info.repacked_bytes += bytes;
-            if (release) release_pages(m, w);
-        }
+    const int n_jobs = 7 * m->hp.n_layer + 1;
+    repack_work work = {.jobs = calloc((size_t)n_jobs, sizeof(repack_job)), .n_jobs = n_jobs,
+                        .release = release, .m = m};
+    if (!work.jobs) return elmi_error(ELM_ERR_NOMEM, "out of memory planning the weight repacking");
+    atomic_init(&work.next, 0);
+    int n = 0;
+    for (int32_t l = 0; l < m->hp.n_layer; l++) {
+        elmi_layer *ly = &m->layers[l];
+        elmi_matrix *all[7] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->ffn_gate, &ly->ffn_up, &ly->ffn_down};
+        for (int i = 0; i < 7; i++) work.jobs[n++].w = all[i];
     }
-    return ELM_OK;
+    work.jobs[n++].w = &m->output;
+
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_helpers = (int)(cpus > 8 ? 7 : cpus > 1 ? cpus - 1 : 0);
+    pthread_t helpers[7];
+    int started = 0;
+    while (started < n_helpers && pthread_create(&helpers[started], NULL, repack_worker, &work) == 0) started++;
+    repack_worker(&work);   /* this thread works too; fewer helpers only means slower */
+    for (int i = 0; i < started; i++) pthread_join(helpers[i], NULL);
+
+    elm_status st = ELM_OK;
+    for (int i = 0; i < n_jobs; i++) {
+        repack_job *j = &work.jobs[i];
+        if (!j->packed) continue;
+        if (st != ELM_OK) {             /* an earlier own() failed: drop the rest */
+            free(j->packed);
+            continue;
+        }
+        if ((st = own(m, j->packed)) != ELM_OK) continue;   /* own() freed it */
+        j->w->packed = j->packed;
+        m->info.repacked_bytes += j->bytes;
+    }
+    free(work.jobs);
+    return st;
 }
 
 static elm_status read_tokenizer(loader *L) {
