@@ -27,46 +27,14 @@
 
 /* ==== Golden data ========================================================================== */
 
-static char *json_string(const char *json, const char *key) {
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    const char *p = strstr(json, pat);
-    if (!p) return NULL;
-    p = strchr(p + strlen(pat), ':');
-    if (!p) return NULL;
-    while (*++p == ' ') {}
-    if (*p != '"') return NULL;
-    char *out = malloc(strlen(p) + 1), *o = out;
-    if (!out) return NULL;
-    for (p++; *p && *p != '"'; p++) {
-        if (*p != '\\') { *o++ = *p; continue; }
-        switch (*++p) {
-        case 'n': *o++ = '\n'; break;
-        case 't': *o++ = '\t'; break;
-        case 'u': {
-            unsigned v = 0;
-            sscanf(p + 1, "%4x", &v);
-            p += 4;
-            if (v < 0x80) *o++ = (char)v;
-            else if (v < 0x800) { *o++ = (char)(0xC0 | (v >> 6)); *o++ = (char)(0x80 | (v & 63)); }
-            else { *o++ = (char)(0xE0 | (v >> 12)); *o++ = (char)(0x80 | ((v >> 6) & 63)); *o++ = (char)(0x80 | (v & 63)); }
-            break;
-        }
-        default: *o++ = *p; break;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 static char *golden_prompt, *golden_text;
 
 static int setup(void **state) {
     (void)state;
     char *json = elmt_read_file(elmt_shared("golden/stories260K.json"), NULL);
     if (!json) { fprintf(stderr, "missing golden/stories260K.json\n"); return -1; }
-    golden_prompt = json_string(json, "prompt");
-    golden_text = json_string(json, "greedy_text");
+    golden_prompt = elmt_json_string(json, "prompt");
+    golden_text = elmt_json_string(json, "greedy_text");
     free(json);
     if (access(elmt_bin("edgelm-chat"), X_OK) != 0) { fprintf(stderr, "missing %s\n", elmt_bin("edgelm-chat")); return -1; }
     return golden_prompt && golden_text ? 0 : -1;

@@ -18,43 +18,6 @@
 
 /* ==== Golden data ========================================================================== */
 
-/* The JSON string value of "key" (escapes decoded), or NULL. Enough JSON for golden files. */
-static char *json_string(const char *json, const char *key) {
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    const char *p = strstr(json, pat);
-    if (!p) return NULL;
-    p = strchr(p + strlen(pat), ':');
-    if (!p) return NULL;
-    while (*++p == ' ') {}
-    if (*p != '"') return NULL;
-    char *out = malloc(strlen(p) + 1), *o = out;
-    if (!out) return NULL;
-    for (p++; *p && *p != '"'; p++) {
-        if (*p != '\\') { *o++ = *p; continue; }
-        p++;
-        switch (*p) {
-        case 'n': *o++ = '\n'; break;
-        case 't': *o++ = '\t'; break;
-        case 'r': *o++ = '\r'; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'u': {
-            unsigned v = 0;
-            sscanf(p + 1, "%4x", &v);
-            p += 4;
-            if (v < 0x80) *o++ = (char)v;
-            else if (v < 0x800) { *o++ = (char)(0xC0 | (v >> 6)); *o++ = (char)(0x80 | (v & 63)); }
-            else { *o++ = (char)(0xE0 | (v >> 12)); *o++ = (char)(0x80 | ((v >> 6) & 63)); *o++ = (char)(0x80 | (v & 63)); }
-            break;
-        }
-        default: *o++ = *p; break;   /* \" \\ \/ */
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 typedef struct fixture {
     elm_model *model;
     elm_context *ctx;
@@ -77,8 +40,8 @@ static int setup(void **state) {
     if (!f) return -1;
     char *json = elmt_read_file(elmt_shared("golden/stories260K.json"), NULL);
     if (!json) { fprintf(stderr, "missing golden/stories260K.json\n"); return -1; }
-    f->prompt = json_string(json, "prompt");
-    f->golden = json_string(json, "greedy_text");
+    f->prompt = elmt_json_string(json, "prompt");
+    f->golden = elmt_json_string(json, "greedy_text");
     free(json);
     if (!f->prompt || !f->golden) return -1;
     if (elm_model_load(elmt_shared("models/stories260K.gguf"), NULL, &f->model) != ELM_OK) {

@@ -67,3 +67,39 @@ const char *elmt_tmpdir(void) {
     snprintf(buf, sizeof buf, "%s/edgelm-test-XXXXXX", t && *t ? t : "/tmp");
     return mkdtemp(buf);
 }
+
+char *elmt_json_string(const char *json, const char *key) {
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    const char *p = strstr(json, pat);
+    if (!p) return NULL;
+    p = strchr(p + strlen(pat), ':');
+    if (!p) return NULL;
+    while (*++p == ' ') {}
+    if (*p != '"') return NULL;
+    char *out = malloc(strlen(p) + 1), *o = out;
+    if (!out) return NULL;
+    for (p++; *p && *p != '"'; p++) {
+        if (*p != '\\') { *o++ = *p; continue; }
+        p++;
+        switch (*p) {
+        case 'n': *o++ = '\n'; break;
+        case 't': *o++ = '\t'; break;
+        case 'r': *o++ = '\r'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'u': {
+            unsigned v = 0;
+            sscanf(p + 1, "%4x", &v);
+            p += 4;
+            if (v < 0x80) *o++ = (char)v;
+            else if (v < 0x800) { *o++ = (char)(0xC0 | (v >> 6)); *o++ = (char)(0x80 | (v & 63)); }
+            else { *o++ = (char)(0xE0 | (v >> 12)); *o++ = (char)(0x80 | ((v >> 6) & 63)); *o++ = (char)(0x80 | (v & 63)); }
+            break;
+        }
+        default: *o++ = *p; break;   /* \" \\ \/ */
+        }
+    }
+    *o = '\0';
+    return out;
+}

@@ -21,6 +21,9 @@ bool elmt_quick(void);
 uint64_t elmt_rand_u64(uint64_t *state);
 float elmt_rand_uniform(uint64_t *state);   /* [-1, 1) */
 float elmt_rand_normal(uint64_t *state);    /* mean 0, sd 1 */
+/* The JSON string value of "key" in a golden file (escapes decoded), or NULL. Caller
+ * frees. Enough JSON for the files in ../shared/golden, not a general parser. */
+char *elmt_json_string(const char *json, const char *key);
 /* A fresh temporary directory (mkdtemp under $TMPDIR or /tmp); not removed. */
 const char *elmt_tmpdir(void);
 
